@@ -1,0 +1,40 @@
+# fleetcron — see README.md. `make dev` runs the whole system locally,
+# `make test` is what CI runs.
+SHELL := /bin/bash
+GO ?= go
+FUZZTIME ?= 10s
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: all test vet fmt-check unit fuzz build clean
+
+all: test
+
+## test: format and vet checks, every test, and each fuzz target for $(FUZZTIME)
+test: fmt-check vet unit fuzz
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Each fuzz target runs for a bounded time on top of its committed corpus
+# (pkg/*/testdata/fuzz); a crash fails the build and leaves its input there.
+FUZZ_TARGETS := \
+	./pkg/schedule:FuzzParse \
+	./pkg/schedule:FuzzToEventBridge \
+	./pkg/fleetcron:FuzzJobValidate
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
+	done
+
+clean:
+	rm -rf bin cdk.out

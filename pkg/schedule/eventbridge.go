@@ -1,0 +1,122 @@
+package schedule
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Expression is one EventBridge Scheduler schedule expression and its zone.
+type Expression struct {
+	Expression string // cron(...) or rate(...)
+	TimeZone   string // IANA name for cron(); "" for rate()
+}
+
+// MaxExpressionLen is EventBridge Scheduler's limit on ScheduleExpression.
+const MaxExpressionLen = 256
+
+// ToEventBridge parses and converts in one step.
+func ToEventBridge(expr, tz string) ([]Expression, error) {
+	s, err := Parse(expr, tz)
+	if err != nil {
+		return nil, err
+	}
+	return s.EventBridge()
+}
+
+// EventBridge converts the schedule to one EventBridge expression, or two
+// when day-of-month and day-of-week are ORed.
+func (s *Spec) EventBridge() ([]Expression, error) {
+	if s.every > 0 {
+		return []Expression{{Expression: rate(s.every)}}, nil
+	}
+	sp := s.spec
+	tz := s.Location().String()
+	minute := render(sp.Minute, 0, 59, 0, true)
+	hour := render(sp.Hour, 0, 23, 0, true)
+	month := render(sp.Month, 1, 12, 0, true)
+	dom := render(sp.Dom, 1, 31, 0, true)
+	dow := render(sp.Dow, 0, 6, 1, false) // Unix 0=SUN → AWS 1=SUN; AWS has no "/" here
+	cronOf := func(dom, dow string) Expression {
+		return Expression{Expression: fmt.Sprintf("cron(%s %s %s %s %s *)", minute, hour, dom, month, dow), TimeZone: tz}
+	}
+	domStar := sp.Dom&starBit != 0
+	dowStar := sp.Dow&starBit != 0
+	var out []Expression
+	switch {
+	case domStar && dowStar, dom == "*" && !dowStar && !domStar, dow == "*" && !dowStar && !domStar:
+		// Every day (an OR with a full side is every day too).
+		out = []Expression{cronOf("*", "?")}
+	case domStar:
+		out = []Expression{cronOf("?", dow)}
+	case dowStar:
+		out = []Expression{cronOf(dom, "?")}
+	default:
+		out = []Expression{cronOf(dom, "?"), cronOf("?", dow)}
+	}
+	for _, e := range out {
+		if len(e.Expression) > MaxExpressionLen {
+			return nil, scheduleErr("%q converts to an EventBridge expression of %d characters, over its limit of %d: simplify the lists",
+				s.expr, len(e.Expression), MaxExpressionLen)
+		}
+	}
+	return out, nil
+}
+
+func rate(d time.Duration) string {
+	n, unit := int64(d/time.Minute), "minute"
+	switch {
+	case n%(24*60) == 0:
+		n, unit = n/(24*60), "day"
+	case n%60 == 0:
+		n, unit = n/60, "hour"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("rate(%d %s)", n, unit)
+}
+
+// render writes the values of bit set b in [lo, hi] as an EventBridge field:
+// "*" when full, "start/step" for a progression that runs to the end of the
+// range (if steps are allowed), else a comma list of values and a-b ranges.
+// offset is added to every value written.
+func render(b uint64, lo, hi, offset int, steps bool) string {
+	var vals []int
+	for v := lo; v <= hi; v++ {
+		if b&(1<<uint(v)) != 0 {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) == hi-lo+1 {
+		return "*"
+	}
+	if steps && len(vals) >= 3 {
+		step := vals[1] - vals[0]
+		prog := step > 1
+		for i := 2; prog && i < len(vals); i++ {
+			prog = vals[i]-vals[i-1] == step
+		}
+		if prog && vals[len(vals)-1]+step > hi {
+			return strconv.Itoa(vals[0]+offset) + "/" + strconv.Itoa(step)
+		}
+	}
+	var parts []string
+	for i := 0; i < len(vals); {
+		j := i
+		for j+1 < len(vals) && vals[j+1] == vals[j]+1 {
+			j++
+		}
+		switch {
+		case j-i >= 2:
+			parts = append(parts, strconv.Itoa(vals[i]+offset)+"-"+strconv.Itoa(vals[j]+offset))
+		case j-i == 1:
+			parts = append(parts, strconv.Itoa(vals[i]+offset), strconv.Itoa(vals[j]+offset))
+		default:
+			parts = append(parts, strconv.Itoa(vals[i]+offset))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
