@@ -34,6 +34,10 @@ func TestRunStore(t *testing.T) {
 	fleetcrontest.TestRunStore(t, func(t *testing.T) fleetcron.RunStore { return openTest(t, "") })
 }
 
+func TestTokenStore(t *testing.T) {
+	fleetcrontest.TestTokenStore(t, func(t *testing.T) fleetcron.TokenStore { return openTest(t, "") })
+}
+
 func TestAgentStore(t *testing.T) {
 	fleetcrontest.TestAgentStore(t, func(t *testing.T) fleetcron.AgentStore { return openTest(t, "") })
 }

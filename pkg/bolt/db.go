@@ -54,6 +54,7 @@ var (
 	_ fleetcron.RunStore   = (*DB)(nil)
 	_ fleetcron.AgentStore = (*DB)(nil)
 	_ fleetcron.Queue      = (*DB)(nil)
+	_ fleetcron.TokenStore = (*DB)(nil)
 )
 
 // Bucket names.
@@ -66,6 +67,7 @@ var (
 	bucketRunsActive    = []byte("runs-active")     // runs key of queued and running runs → nil
 	bucketAgents        = []byte("agents")          // id → Agent
 	bucketQueues        = []byte("queues")          // pool → {msgs, due}
+	bucketTokens        = []byte("tokens")          // id → Token (secret hash only)
 )
 
 // Open opens (creating if needed) the database file at path.
@@ -86,7 +88,7 @@ func Open(path string, opts ...func(*Options)) (*DB, error) {
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketJobs, bucketJobsByCreated, bucketJobsByOwner,
-			bucketRuns, bucketRunsByID, bucketRunsActive, bucketAgents, bucketQueues} {
+			bucketRuns, bucketRunsByID, bucketRunsActive, bucketAgents, bucketQueues, bucketTokens} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}
