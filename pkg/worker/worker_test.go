@@ -86,6 +86,23 @@ func (r *rig) waitRun(t *testing.T, id string, within time.Duration, cond func(*
 	}
 }
 
+// waitJob polls the job until cond holds: the job follows its run right
+// after the run record ends.
+func (r *rig) waitJob(t *testing.T, id string, cond func(*fleetcron.Job) bool) *fleetcron.Job {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		j, err := r.Jobs.GetJob(context.Background(), id)
+		if err == nil && cond(j) {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s: condition not met; last %+v (err %v)", id, j, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func ended(r *fleetcron.Run) bool { return r.State.Terminal() }
 
 func TestCommandRunSucceedsWithOutput(t *testing.T) {
@@ -100,10 +117,9 @@ func TestCommandRunSucceedsWithOutput(t *testing.T) {
 	if !strings.Contains(got.Output, "hello from "+job.ID) || !strings.Contains(got.Output, "oops") {
 		t.Fatalf("output %q", got.Output)
 	}
-	j, _ := r.Jobs.GetJob(context.Background(), job.ID)
-	if j.Status != fleetcron.JobScheduled || j.LastRunID != run.ID || j.LastRunState != fleetcron.RunSucceeded {
-		t.Fatalf("job after success: %+v", j)
-	}
+	r.waitJob(t, job.ID, func(j *fleetcron.Job) bool {
+		return j.Status == fleetcron.JobScheduled && j.LastRunID == run.ID && j.LastRunState == fleetcron.RunSucceeded
+	})
 	if n := r.DrainQueue(t, job.Pool); n != 0 {
 		t.Fatalf("message not deleted: %d left", n)
 	}
@@ -118,10 +134,7 @@ func TestFailingRunTurnsJobError(t *testing.T) {
 	if got.State != fleetcron.RunFailed || *got.ExitCode != 3 || got.Reason != "exit code 3" {
 		t.Fatalf("run %+v", got)
 	}
-	j, _ := r.Jobs.GetJob(context.Background(), job.ID)
-	if j.Status != fleetcron.JobError {
-		t.Fatalf("job status %s, want error", j.Status)
-	}
+	r.waitJob(t, job.ID, func(j *fleetcron.Job) bool { return j.Status == fleetcron.JobError })
 }
 
 // A worker that claims a run and vanishes: after its lease, another worker
@@ -178,10 +191,9 @@ func TestAttemptsExhaustedRunIsLostAndJobError(t *testing.T) {
 	if got.State != fleetcron.RunLost || !strings.Contains(got.Reason, "attempts exhausted") {
 		t.Fatalf("run %+v", got)
 	}
-	j, _ := r.Jobs.GetJob(ctx, job.ID)
-	if j.Status != fleetcron.JobError || j.LastRunState != fleetcron.RunLost {
-		t.Fatalf("job %+v", j)
-	}
+	r.waitJob(t, job.ID, func(j *fleetcron.Job) bool {
+		return j.Status == fleetcron.JobError && j.LastRunState == fleetcron.RunLost
+	})
 	if n := r.DrainQueue(t, job.Pool); n != 0 {
 		t.Fatalf("message of a lost run not deleted")
 	}
