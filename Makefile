@@ -5,9 +5,15 @@ GO ?= go
 FUZZTIME ?= 10s
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: all test vet fmt-check unit fuzz build clean
+.PHONY: all dev test vet fmt-check unit fuzz build clean
+
+DEV_FLAGS ?=
 
 all: test
+
+## dev: the whole system in one process on 127.0.0.1:8080 (no AWS, no Docker)
+dev:
+	$(GO) run ./cmd/fleetcron dev $(DEV_FLAGS)
 
 ## test: format and vet checks, every test, and each fuzz target for $(FUZZTIME)
 test: fmt-check vet unit fuzz

@@ -129,8 +129,17 @@ func apiCommand(group, sub string, args []string, stdout io.Writer) error {
 	// tokens create
 	subject := fs.String("subject", "", "token subject (owner of its jobs)")
 	role := fs.String("role", "user", "token role: user or admin")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%s %s: %w", group, sub, err)
+	// Flags may come before or after the id: parse, take a positional, go on.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return fmt.Errorf("%s %s: %w", group, sub, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	if *output != "table" && *output != "json" {
 		return fmt.Errorf("--output %q: want table or json", *output)
@@ -142,10 +151,10 @@ func apiCommand(group, sub string, args []string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	arg := func() (string, error) {
-		if fs.NArg() != 1 {
+		if len(positional) != 1 {
 			return "", fmt.Errorf("%s %s: want exactly one id: %w", group, sub, errUsage)
 		}
-		return fs.Arg(0), nil
+		return positional[0], nil
 	}
 	p := printer{w: stdout, json: *output == "json"}
 

@@ -102,7 +102,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rec.status >= 500 {
 			level = slog.LevelError
 		}
-		s.log.Log(ctx, level, "request", "method", r.Method, "route", r.Pattern, "path", r.URL.Path,
+		s.log.Log(ctx, level, "request", "method", r.Method, "route", info.route, "path", r.URL.Path,
 			"status", rec.status, "duration_ms", time.Since(start).Milliseconds(), "caller", info.caller, "request_id", reqID)
 	}()
 	s.mux.ServeHTTP(rec, r.WithContext(ctx))
@@ -140,6 +140,9 @@ func (s *Server) Routes() []Route {
 
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+			info.route = rt.Method + " " + rt.Pattern
+		}
 		var c jobs.Caller
 		if !rt.Public {
 			var err error
@@ -179,6 +182,7 @@ type infoKey struct{}
 
 type requestInfo struct {
 	id     string
+	route  string
 	caller string
 }
 
