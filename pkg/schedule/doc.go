@@ -14,7 +14,9 @@
 // Daylight saving time: EventBridge Scheduler skips an invocation whose local
 // time does not exist (spring forward) and runs a local time that occurs twice
 // (fall back) only once. robfig skips the first but fires the repeated local
-// time twice; Spec.Next follows EventBridge, so the embedded cron ticker and
-// AWS agree: of two instants with the same local wall-clock time, only the
-// first fires.
+// time twice, and in zones that shift by 30 minutes (Australia/Lord_Howe) its
+// walk can miss a whole day. Spec.Next therefore walks the local wall clock
+// itself over robfig's parsed fields, following EventBridge, so the embedded
+// cron ticker and AWS agree: a local time that does not exist is skipped, and
+// of two instants with the same local wall-clock time only the first fires.
 package schedule

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,6 +90,9 @@ func parse(expr string) (*Spec, error) {
 	}
 	// Find the bad field: robfig's messages do not name it.
 	for i, f := range fields {
+		if slices.Contains(strings.Split(f, ","), "") {
+			return nil, scheduleErr("field %d (%s) %q: empty item in a list", i+1, fieldNames[i], f)
+		}
 		probe := []string{"*", "*", "*", "*", "*"}
 		probe[i] = f
 		if _, err := parser.Parse(strings.Join(probe, " ")); err != nil {
@@ -154,42 +158,78 @@ func (s *Spec) Location() *time.Location {
 
 // Next returns the first fire time strictly after `after`, or the zero time
 // if there is none within five years. @every schedules count from `after`.
-// A local wall-clock time that a fall-back repeats fires only the first time.
+//
+// Crontab schedules are evaluated on the local wall clock of the schedule's
+// zone, with EventBridge Scheduler's daylight-saving rules: a local time that
+// does not exist is skipped, and one that occurs twice fires once, at its
+// first occurrence. (robfig's own Next repeats fall-back times and, in zones
+// that shift by 30 minutes, can skip a whole day; its parsed fields are used,
+// its walk is not.)
 func (s *Spec) Next(after time.Time) time.Time {
 	if s.every > 0 {
 		return after.Truncate(time.Second).Add(s.every)
 	}
-	t := after
-	limit := after.Add(horizon)
-	for {
-		t = s.spec.Next(t)
-		if t.IsZero() || t.After(limit) {
-			return time.Time{}
-		}
-		if !repeatedWallClock(t.In(s.Location())) {
-			return t
-		}
-	}
-}
-
-// repeatedWallClock reports whether the wall-clock minute of t already
-// happened earlier (t is in the second pass of a fall-back).
-func repeatedWallClock(t time.Time) bool {
-	_, off := t.Zone()
-	for _, back := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
-		u := t.Add(-back)
-		if _, uoff := u.Zone(); uoff == off {
+	loc := s.Location()
+	local := after.In(loc)
+	y, m, d := local.Date()
+	h, mi := local.Hour(), local.Minute()+1
+	day := time.Date(y, m, d, 12, 0, 0, 0, loc) // noon: safe from DST when stepping days
+	limit := day.Add(horizon)
+	for ; day.Before(limit); day, h, mi = day.AddDate(0, 0, 1), 0, 0 {
+		y, m, d := day.Date()
+		if s.spec.Month&(1<<uint(m)) == 0 {
+			// Jump to the 1st of the next month (the loop adds a day).
+			day = time.Date(y, m+1, 0, 12, 0, 0, 0, loc)
 			continue
 		}
-		if sameWall(u, t) {
-			return true
+		if !s.dayMatches(d, day.Weekday()) {
+			continue
+		}
+		for ; h < 24; h, mi = h+1, 0 {
+			if s.spec.Hour&(1<<uint(h)) == 0 {
+				continue
+			}
+			for ; mi < 60; mi++ {
+				if s.spec.Minute&(1<<uint(mi)) == 0 {
+					continue
+				}
+				if at, ok := wallInstant(y, m, d, h, mi, loc); ok && at.After(after) {
+					return at
+				}
+			}
 		}
 	}
-	return false
+	return time.Time{}
 }
 
-func sameWall(a, b time.Time) bool {
-	ay, am, ad := a.Date()
-	by, bm, bd := b.Date()
-	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute()
+// dayMatches is robfig's rule: day-of-month and day-of-week are ANDed when
+// either is a star, ORed when both are restricted (Vixie cron).
+func (s *Spec) dayMatches(dom int, dow time.Weekday) bool {
+	domMatch := s.spec.Dom&(1<<uint(dom)) != 0
+	dowMatch := s.spec.Dow&(1<<uint(dow)) != 0
+	if s.spec.Dom&starBit != 0 || s.spec.Dow&starBit != 0 {
+		return domMatch && dowMatch
+	}
+	return domMatch || dowMatch
+}
+
+// wallInstant returns the first instant whose wall clock in loc reads
+// y-m-d h:mi, or false if that local time does not exist.
+func wallInstant(y int, m time.Month, d, h, mi int, loc *time.Location) (time.Time, bool) {
+	t := time.Date(y, m, d, h, mi, 0, 0, loc)
+	if !sameWall(t, y, m, d, h, mi) {
+		return time.Time{}, false // skipped by a spring-forward
+	}
+	best := t
+	for _, back := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
+		if u := t.Add(-back); sameWall(u, y, m, d, h, mi) {
+			best = u // the first pass of a fall-back
+		}
+	}
+	return best, true
+}
+
+func sameWall(t time.Time, y int, m time.Month, d, h, mi int) bool {
+	ty, tm, td := t.Date()
+	return ty == y && tm == m && td == d && t.Hour() == h && t.Minute() == mi
 }
