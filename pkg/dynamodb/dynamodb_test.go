@@ -10,6 +10,7 @@ import (
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
 	"github.com/fleetcron/fleetcron/pkg/fleetcron/fleetcrontest"
 	"github.com/fleetcron/fleetcron/pkg/internal/emulator"
+	"github.com/fleetcron/fleetcron/pkg/internal/faultproxy"
 )
 
 func TestMain(m *testing.M) { emulator.Main(m) }
@@ -26,14 +27,20 @@ var backends = []struct {
 
 // newStore creates a fresh table on the backend and returns a store on it.
 func newStore(t *testing.T, endpoint string) *dynamodb.Store {
+	return newStoreVia(t, endpoint, endpoint)
+}
+
+// newStoreVia creates the table directly on the emulator and returns a
+// store whose calls go through via (a fault proxy).
+func newStoreVia(t *testing.T, endpoint, via string) *dynamodb.Store {
 	t.Helper()
-	client := ddb.NewFromConfig(emulator.Config(endpoint))
+	admin := ddb.NewFromConfig(emulator.Config(endpoint))
 	table := "fleetcron-" + fleetcron.NewID()
-	if err := dynamodb.CreateTable(context.Background(), client, table); err != nil {
+	if err := dynamodb.CreateTable(context.Background(), admin, table); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = client.DeleteTable(context.Background(), &ddb.DeleteTableInput{TableName: &table}) })
-	return dynamodb.New(client, table)
+	t.Cleanup(func() { _, _ = admin.DeleteTable(context.Background(), &ddb.DeleteTableInput{TableName: &table}) })
+	return dynamodb.New(ddb.NewFromConfig(emulator.Config(via)), table)
 }
 
 func TestContract(t *testing.T) {
@@ -54,4 +61,29 @@ func TestContract(t *testing.T) {
 			})
 		})
 	}
+}
+
+// FaultShare is the part of requests the fault-injecting proxy answers with a
+// fault (500, 503, throttling, reset; half of them after the write reached
+// the emulator, so the client's retry finds its own write).
+const FaultShare = 0.10
+
+// The contract suites still pass behind a proxy that fails a tenth of the
+// requests: nothing lost, nothing duplicated.
+func TestContractUnderFaults(t *testing.T) {
+	ep := emulator.DynamoDBLocal(t)
+	proxy := faultproxy.Start(t, ep, FaultShare, true, 2026)
+	t.Run("JobStore", func(t *testing.T) {
+		fleetcrontest.TestJobStore(t, func(t *testing.T) fleetcron.JobStore { return newStoreVia(t, ep, proxy.URL) })
+	})
+	t.Run("RunStore", func(t *testing.T) {
+		fleetcrontest.TestRunStore(t, func(t *testing.T) fleetcron.RunStore { return newStoreVia(t, ep, proxy.URL) })
+	})
+	t.Run("AgentStore", func(t *testing.T) {
+		fleetcrontest.TestAgentStore(t, func(t *testing.T) fleetcron.AgentStore { return newStoreVia(t, ep, proxy.URL) })
+	})
+	if proxy.Faults() == 0 {
+		t.Fatal("no fault injected: the test proves nothing")
+	}
+	t.Log("fault proxy:", proxy.Report())
 }

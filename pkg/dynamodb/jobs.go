@@ -36,8 +36,12 @@ func (st *Store) CreateJob(ctx context.Context, j *fleetcron.Job) error {
 		return fmt.Errorf("dynamodb: create job %s: %w", j.ID, err)
 	}
 	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if failed, _ := conditionFailed(err); failed {
+		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+	if failed, old := conditionFailed(err); failed {
+		if sameItem(old, item) {
+			return nil // our own create, answered late
+		}
 		return fmt.Errorf("dynamodb: create job %s: %w", j.ID, fleetcron.ErrConflict)
 	}
 	if err != nil {
@@ -81,6 +85,10 @@ func (st *Store) UpdateJob(ctx context.Context, j *fleetcron.Job) error {
 	if failed, old := conditionFailed(err); failed {
 		if old == nil {
 			return fmt.Errorf("dynamodb: update job %s: %w", j.ID, fleetcron.ErrNotFound)
+		}
+		if sameItem(old, item) {
+			j.Version = next.Version // our own update, answered late
+			return nil
 		}
 		return fmt.Errorf("dynamodb: update job %s: version %d is stale: %w", j.ID, j.Version, fleetcron.ErrConflict)
 	}

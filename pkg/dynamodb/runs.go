@@ -90,8 +90,14 @@ const (
 	asFenced
 )
 
+// ownWrite tells, from the item as it was when a condition failed, whether
+// it already holds this very write: a retried request whose first attempt
+// succeeded but whose answer was lost (a reset, a 5xx) fails its condition
+// on the retry, and must not be reported as lost.
+type ownWrite func(old *fleetcron.Run) bool
+
 // updateRun runs one conditional update and returns the new run.
-func (st *Store) updateRun(ctx context.Context, op, id string, e *expr, cond string, kind errKind) (*fleetcron.Run, error) {
+func (st *Store) updateRun(ctx context.Context, op, id string, e *expr, cond string, kind errKind, mine ownWrite) (*fleetcron.Run, error) {
 	ctx, cancel := st.ctx(ctx)
 	defer cancel()
 	k, err := runKey(id)
@@ -105,6 +111,10 @@ func (st *Store) updateRun(ctx context.Context, op, id string, e *expr, cond str
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
 	if failed, old := conditionFailed(err); failed {
+		var prev fleetcron.Run
+		if old != nil && mine != nil && unmarshal(old, &prev) == nil && mine(&prev) {
+			return &prev, nil
+		}
 		switch {
 		case old == nil:
 			return nil, fmt.Errorf("dynamodb: %s run %s: %w", op, id, fleetcron.ErrNotFound)
@@ -140,8 +150,12 @@ func (st *Store) CreateRun(ctx context.Context, r *fleetcron.Run) error {
 		item[AttrTTL] = n(r.ExpiresAt.Unix())
 	}
 	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if failed, _ := conditionFailed(err); failed {
+		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+	if failed, old := conditionFailed(err); failed {
+		if sameItem(old, item) {
+			return nil // our own lock, answered late
+		}
 		return fmt.Errorf("dynamodb: lock run %s: %w", r.ID, fleetcron.ErrConflict)
 	}
 	if err != nil {
@@ -220,7 +234,9 @@ func (st *Store) TakeSendLease(ctx context.Context, runID string, now, until tim
 		e.n("enqueued"), e.v(b(false)), e.n(attrSendLeaseMS), e.v(n(now.UnixMilli())))
 	e.setRaw("send_lease_until", e.tv(until))
 	e.set(attrSendLeaseMS, n(until.UnixMilli()))
-	_, err := st.updateRun(ctx, "take send lease of", runID, e, cond, asConflict)
+	_, err := st.updateRun(ctx, "take send lease of", runID, e, cond, asConflict, func(old *fleetcron.Run) bool {
+		return !old.Enqueued && old.SendLeaseUntil.Equal(until)
+	})
 	return err
 }
 
@@ -228,7 +244,7 @@ func (st *Store) TakeSendLease(ctx context.Context, runID string, now, until tim
 func (st *Store) MarkEnqueued(ctx context.Context, runID string) error {
 	e := newExpr()
 	e.set("enqueued", b(true))
-	_, err := st.updateRun(ctx, "mark enqueued", runID, e, "attribute_exists(sk)", asConflict)
+	_, err := st.updateRun(ctx, "mark enqueued", runID, e, "attribute_exists(sk)", asConflict, nil)
 	return err
 }
 
@@ -248,7 +264,10 @@ func (st *Store) ClaimRun(ctx context.Context, c fleetcron.Claim) (*fleetcron.Ru
 	e.setRaw("lease_expires_at", e.tv(c.LeaseUntil))
 	e.set(attrLeaseExpMS, n(c.LeaseUntil.UnixMilli()))
 	e.setRaw("started_at", e.tv(c.Now))
-	return st.updateRun(ctx, "claim", c.RunID, e, cond, asConflict)
+	return st.updateRun(ctx, "claim", c.RunID, e, cond, asConflict, func(old *fleetcron.Run) bool {
+		return old.State == fleetcron.RunRunning && old.LeaseOwner == c.Owner && old.Attempt == c.Attempt+1 &&
+			old.LeaseExpiresAt.Equal(c.LeaseUntil)
+	})
 }
 
 // ExtendLease moves the lease expiry.
@@ -257,7 +276,7 @@ func (st *Store) ExtendLease(ctx context.Context, l fleetcron.Lease, until time.
 	cond := e.fence(l)
 	e.setRaw("lease_expires_at", e.tv(until))
 	e.set(attrLeaseExpMS, n(until.UnixMilli()))
-	return st.updateRun(ctx, "extend lease of", l.RunID, e, cond, asFenced)
+	return st.updateRun(ctx, "extend lease of", l.RunID, e, cond, asFenced, nil)
 }
 
 // CompleteRun ends the run with res.
@@ -280,7 +299,10 @@ func (st *Store) CompleteRun(ctx context.Context, l fleetcron.Lease, res fleetcr
 		e.remove("exit_code")
 	}
 	e.clearLease()
-	return st.updateRun(ctx, "complete", l.RunID, e, cond, asFenced)
+	return st.updateRun(ctx, "complete", l.RunID, e, cond, asFenced, func(old *fleetcron.Run) bool {
+		return old.Attempt == l.Attempt && old.State == res.State && old.LeaseOwner == "" &&
+			old.EndedAt.Equal(res.EndedAt) && old.Reason == res.Reason
+	})
 }
 
 // ReleaseRun hands the run back.
@@ -295,7 +317,9 @@ func (st *Store) ReleaseRun(ctx context.Context, l fleetcron.Lease, countAttempt
 		e.setRaw(attrAttemptsLeft, e.n(attrAttemptsLeft)+" + "+one)
 	}
 	e.clearLease()
-	return st.updateRun(ctx, "release", l.RunID, e, cond, asFenced)
+	return st.updateRun(ctx, "release", l.RunID, e, cond, asFenced, func(old *fleetcron.Run) bool {
+		return old.Attempt == l.Attempt && old.State == fleetcron.RunQueued && old.LeaseOwner == "" && old.Reason == reason
+	})
 }
 
 // FinishRun ends a run no agent holds.
@@ -312,7 +336,9 @@ func (st *Store) FinishRun(ctx context.Context, runID string, attempt int, state
 	e.set("reason", s(reason))
 	e.setRaw("ended_at", e.tv(at))
 	e.clearLease()
-	return st.updateRun(ctx, "finish", runID, e, cond, asConflict)
+	return st.updateRun(ctx, "finish", runID, e, cond, asConflict, func(old *fleetcron.Run) bool {
+		return old.Attempt == attempt && old.State == state && old.Reason == reason && old.EndedAt.Equal(at)
+	})
 }
 
 // RequestCancel asks the holder of an active run to stop it.
@@ -320,6 +346,6 @@ func (st *Store) RequestCancel(ctx context.Context, runID, reason string) error 
 	e := newExpr()
 	cond := fmt.Sprintf("%s IN (%s, %s)", e.n("state"), e.v(s(string(fleetcron.RunQueued))), e.v(s(string(fleetcron.RunRunning))))
 	e.set("cancel_requested", s(reason))
-	_, err := st.updateRun(ctx, "cancel", runID, e, cond, asConflict)
+	_, err := st.updateRun(ctx, "cancel", runID, e, cond, asConflict, nil)
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -101,6 +102,11 @@ func conditionFailed(err error) (bool, map[string]types.AttributeValue) {
 		return true, ccf.Item
 	}
 	return false, nil
+}
+
+// sameItem reports whether a stored item is exactly the one a put wrote.
+func sameItem(stored, written map[string]types.AttributeValue) bool {
+	return stored != nil && reflect.DeepEqual(stored, written)
 }
 
 func ms(t time.Time) int64 {

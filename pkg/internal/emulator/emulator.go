@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
@@ -126,14 +127,20 @@ func DynamoDBLocal(t testing.TB) string {
 }
 
 // Config is an AWS config for an emulator endpoint: dummy credentials,
-// us-east-1, the SDK's standard retryer with bounded attempts.
+// us-east-1, the SDK's standard retryer with bounded attempts and short
+// backoffs, and no client-side retry quota (a fault-injection run would
+// drain it; the attempts stay bounded).
 func Config(endpoint string) aws.Config {
 	return aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(endpoint),
 		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 5 })
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 8
+				o.MaxBackoff = 500 * time.Millisecond
+				o.RateLimiter = ratelimit.None
+			})
 		},
 	}
 }
