@@ -24,9 +24,10 @@
 // condition returns the old item (ReturnValuesOnConditionCheckFailure), so
 // "not found" and "condition failed" are told apart without another read.
 //
-// Write cost of one run (items under 1 KB): the lock 1 WCU, marking it
-// enqueued 1, the claim 1, one per heartbeat, the completion 1 (plus the
-// output's size: 1 WCU per KB of the item), and the job's last-run update 1:
-// 5 WCU plus heartbeats for a run with little output. The TTL attribute "ttl"
-// (Unix seconds) expires run and agent records after the retention.
+// Write cost of one run: the lock, marking it enqueued, the claim, one write
+// per heartbeat, the completion, and the job's last-run update — 6 writes for
+// a run with one heartbeat, which DynamoDB Local meters at 8 WCU for a small
+// job (TestWriteUnitsPerRun; an item over 1 KB costs one unit per started KB,
+// so a long output tail costs more). The TTL attribute "ttl" (Unix seconds)
+// expires run and agent records after the retention.
 package dynamodb
