@@ -11,7 +11,8 @@ import (
 
 // TestJobStore is the contract suite of fleetcron.JobStore. newStore returns
 // a fresh store for each subtest.
-func TestJobStore(t *testing.T, newStore func(t *testing.T) fleetcron.JobStore) {
+func TestJobStore(t *testing.T, newStore func(t *testing.T) fleetcron.JobStore, opts ...Option) {
+	o := options(opts)
 	t.Run("RoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		want := fullJob(fleetcron.NewID())
@@ -85,7 +86,7 @@ func TestJobStore(t *testing.T, newStore func(t *testing.T) fleetcron.JobStore) 
 		wantErr(t, s.UpdateJob(t.Context(), j), fleetcron.ErrNotFound, "update unknown job")
 	})
 
-	t.Run("ConcurrentUpdates", func(t *testing.T) {
+	o.concurrent(t, "ConcurrentUpdates", func(t *testing.T) {
 		s := newStore(t)
 		j := newJob("alice", base)
 		must(t, s.CreateJob(t.Context(), j), "create job")

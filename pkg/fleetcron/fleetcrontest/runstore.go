@@ -15,7 +15,8 @@ import (
 // TestRunStore is the contract suite of fleetcron.RunStore: the fire lock,
 // the send lease, the fenced agent lease and the sweeper's writes. newStore
 // returns a fresh store for each subtest.
-func TestRunStore(t *testing.T, newStore func(t *testing.T) fleetcron.RunStore) {
+func TestRunStore(t *testing.T, newStore func(t *testing.T) fleetcron.RunStore, opts ...Option) {
+	o := options(opts)
 	t.Run("RoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		want := fullRun(fleetcron.NewID())
@@ -59,7 +60,7 @@ func TestRunStore(t *testing.T, newStore func(t *testing.T) fleetcron.RunStore) 
 		wantEqual(t, "run after a refused second create", *first, *got)
 	})
 
-	t.Run("ConcurrentCreate", func(t *testing.T) {
+	o.concurrent(t, "ConcurrentCreate", func(t *testing.T) {
 		s := newStore(t)
 		jobID := fleetcron.NewID()
 		const n = 50
@@ -131,7 +132,7 @@ func TestRunStore(t *testing.T, newStore func(t *testing.T) fleetcron.RunStore) 
 		wantErrOneOf(t, err, "take send lease of an unknown run", fleetcron.ErrNotFound, fleetcron.ErrConflict)
 	})
 
-	t.Run("ConcurrentTakeSendLease", func(t *testing.T) {
+	o.concurrent(t, "ConcurrentTakeSendLease", func(t *testing.T) {
 		s := newStore(t)
 		r := queuedRun(fleetcron.NewID(), base)
 		must(t, s.CreateRun(t.Context(), r), "create run")
@@ -249,7 +250,7 @@ func TestRunStore(t *testing.T, newStore func(t *testing.T) fleetcron.RunStore) 
 		must(t, err, "the current owner completes the run")
 	})
 
-	t.Run("ConcurrentClaims", func(t *testing.T) {
+	o.concurrent(t, "ConcurrentClaims", func(t *testing.T) {
 		s := newStore(t)
 		r := queuedRun(fleetcron.NewID(), base)
 		must(t, s.CreateRun(t.Context(), r), "create run")
