@@ -50,5 +50,23 @@ fuzz:
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
 	done
 
+## build: the Lambda functions as provided.al2023 bootstrap zips and the agent,
+## for ARCH=arm64 (default) or ARCH=amd64; prints the sizes.
+ARCH ?= arm64
+FUNCTIONS := api fire sweeper
+GOBUILD := CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w -buildid="
+
+build:
+	@set -e; mkdir -p bin/$(ARCH); \
+	for f in $(FUNCTIONS); do \
+		rm -rf bin/$(ARCH)/$$f && mkdir -p bin/$(ARCH)/$$f; \
+		$(GOBUILD) -tags lambda.norpc -o bin/$(ARCH)/$$f/bootstrap ./functions/$$f; \
+		(cd bin/$(ARCH)/$$f && rm -f ../$$f.zip && python3 -m zipfile -c ../$$f.zip bootstrap); \
+	done; \
+	$(GOBUILD) -o bin/$(ARCH)/fleetcron-agent ./agent; \
+	$(GOBUILD) -o bin/$(ARCH)/fleetcron ./cmd/fleetcron; \
+	echo "built for linux/$(ARCH):"; \
+	ls -l bin/$(ARCH)/*.zip bin/$(ARCH)/fleetcron-agent bin/$(ARCH)/fleetcron | awk '{printf "  %-34s %6.1f MB\n", $$9, $$5/1048576}'
+
 clean:
 	rm -rf bin cdk.out

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
 )
 
 // roundTrip unmarshals a golden sample into v, marshals it back and compares
@@ -60,4 +62,20 @@ func TestFireTimeRejectsGarbage(t *testing.T) {
 func ExampleFireTemplate() {
 	fmt.Println(FireTemplate("k3vq7dd2m4hpl0aaaaaa", "a"))
 	// Output: {"job_id":"k3vq7dd2m4hpl0aaaaaa","scheduled_time":"<aws.scheduler.scheduled-time>","schedule":"a","execution_id":"<aws.scheduler.execution-id>"}
+}
+
+// AWS's own payloads use aws-lambda-go's types; the samples the functions'
+// tests replay must decode into them without loss.
+func TestAWSSamplesRoundTrip(t *testing.T) {
+	var req awsevents.APIGatewayV2HTTPRequest
+	roundTrip(t, "apigw-v2-create-job.json", &req)
+	if req.RequestContext.HTTP.Method != "POST" || req.RawPath != "/jobs" {
+		t.Fatalf("decoded %+v", req.RequestContext.HTTP)
+	}
+	var sqs awsevents.SQSEvent
+	roundTrip(t, "sqs-dead-letter.json", &sqs)
+	var m RunMessage
+	if err := json.Unmarshal([]byte(sqs.Records[0].Body), &m); err != nil || m.RunID == "" {
+		t.Fatalf("dead-lettered body: %v %+v", err, m)
+	}
 }

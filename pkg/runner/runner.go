@@ -112,7 +112,10 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	}
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = w, w // one writer: os/exec uses one pipe
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	// Own process group (killed whole on timeout and cancel); the leader
+	// dies with the agent even if the agent is killed -9 (the systemd unit's
+	// control group takes the rest).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGKILL}
 	var killTimer *time.Timer
 	defer func() {
 		if killTimer != nil {
