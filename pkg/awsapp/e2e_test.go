@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +32,7 @@ import (
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
 	"github.com/fleetcron/fleetcron/pkg/harness"
 	"github.com/fleetcron/fleetcron/pkg/internal/emulator"
+	"github.com/fleetcron/fleetcron/pkg/internal/faultproxy"
 	"github.com/fleetcron/fleetcron/pkg/sqs"
 )
 
@@ -58,7 +60,8 @@ const adminToken = "e2e-admin-token-0123456789abcdef"
 // functions would run, plus agent processes.
 type deployment struct {
 	t        *testing.T
-	endpoint string
+	endpoint string // the counting proxy in front of moto
+	proxy    *faultproxy.Proxy
 	cfg      awsapp.Config
 	app      *awsapp.App
 	harness  *harness.Harness
@@ -70,7 +73,8 @@ type deployment struct {
 }
 
 func deploy(t *testing.T) *deployment {
-	ep := emulator.Moto(t)
+	proxy := faultproxy.Start(t, emulator.Moto(t), 0, false, 1) // counts calls, injects nothing
+	ep := proxy.URL
 	ctx := context.Background()
 	awsCfg := emulator.Config(ep)
 	c := awsapp.Config{Table: "fleetcron", Bucket: "fleetcron-blobs", ScheduleGroup: "fleetcron",
@@ -95,7 +99,7 @@ func deploy(t *testing.T) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &deployment{t: t, endpoint: ep, cfg: c, app: app, s3: s3c, agents: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{}}
+	d := &deployment{t: t, endpoint: ep, proxy: proxy, cfg: c, app: app, s3: s3c, agents: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{}}
 	d.harness = harness.New(app.Schedules, func(ctx context.Context, input []byte) error {
 		var f fcevents.Fire
 		if err := json.Unmarshal(input, &f); err != nil {
@@ -217,6 +221,26 @@ func (d *deployment) waitRun(id string, within time.Duration, cond func(*fleetcr
 	}
 }
 
+// perRun formats the calls made between two snapshots, per run.
+func perRun(before, after map[string]int, runs int) string {
+	var ops []string
+	for op := range after {
+		if after[op] > before[op] {
+			ops = append(ops, op)
+		}
+	}
+	sort.Strings(ops)
+	var b strings.Builder
+	total := 0
+	for _, op := range ops {
+		n := after[op] - before[op]
+		total += n
+		fmt.Fprintf(&b, "  %-40s %6.1f\n", op, float64(n)/float64(runs))
+	}
+	fmt.Fprintf(&b, "  %-40s %6.1f\n", "total", float64(total)/float64(runs))
+	return b.String()
+}
+
 func ended(r *fleetcron.Run) bool   { return r.State.Terminal() }
 func running(r *fleetcron.Run) bool { return r.State == fleetcron.RunRunning }
 
@@ -254,6 +278,7 @@ func TestEndToEndOnEmulators(t *testing.T) {
 	binJob := d.create(`{"type":"binary","executable":"echo","schedule":"*/5 * * * *","content":"` +
 		base64.StdEncoding.EncodeToString(echo) + `","args":["binary","says","hi"]}`)
 	due := time.Now().UTC().Truncate(5 * time.Minute)
+	before := d.proxy.Calls()
 	for _, c := range []struct {
 		job  fleetcron.Job
 		want string
@@ -271,6 +296,8 @@ func TestEndToEndOnEmulators(t *testing.T) {
 			t.Fatalf("%s job: %d runs for 2 instants", c.job.Type, len(page.Runs))
 		}
 	}
+	t.Log("AWS API calls per successful run (6 runs, each delivered twice; fire function, two agents, the test's reads):\n" +
+		perRun(before, d.proxy.Calls(), 6))
 
 	// A tampered S3 object is refused.
 	tampered := d.create(`{"type":"script","executable":"t.sh","schedule":"@daily","content":"` +

@@ -8,6 +8,8 @@ package faultproxy
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +41,7 @@ type Proxy struct {
 	rng    *rand.Rand
 	counts map[string]int
 	total  int
+	calls  map[string]int
 }
 
 // Start serves a proxy to target until the test ends. share is the part of
@@ -48,10 +51,11 @@ func Start(t testing.TB, target string, share float64, after bool, seed uint64) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{share: share, after: after, rng: rand.New(rand.NewPCG(seed, 7)), counts: map[string]int{}}
+	p := &Proxy{share: share, after: after, rng: rand.New(rand.NewPCG(seed, 7)), counts: map[string]int{}, calls: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = nil
+	rp.ErrorLog = log.New(io.Discard, "", 0) // a client canceling its long poll is not news
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.count(r)
 		switch fault := p.draw(); fault {
 		case "":
 			rp.ServeHTTP(w, r)
@@ -114,6 +118,45 @@ func reset(w http.ResponseWriter) {
 	if err == nil {
 		conn.Close()
 	}
+}
+
+// Operation names the AWS API operation of a request: the X-Amz-Target of
+// JSON protocols (DynamoDB, SQS), else service and method from the path
+// (S3, Scheduler's REST API).
+func Operation(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		svc, op, _ := strings.Cut(t, ".")
+		switch {
+		case strings.HasPrefix(svc, "DynamoDB"):
+			svc = "dynamodb"
+		case strings.HasPrefix(svc, "AmazonSQS"):
+			svc = "sqs"
+		case strings.HasPrefix(svc, "secretsmanager"):
+			svc = "secretsmanager"
+		}
+		return svc + "." + op
+	}
+	if strings.HasPrefix(r.URL.Path, "/schedules") || strings.HasPrefix(r.URL.Path, "/schedule-groups") {
+		return "scheduler." + r.Method + " " + strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0]
+	}
+	return "s3." + r.Method
+}
+
+func (p *Proxy) count(r *http.Request) {
+	p.mu.Lock()
+	p.calls[Operation(r)]++
+	p.mu.Unlock()
+}
+
+// Calls returns the requests seen so far by operation.
+func (p *Proxy) Calls() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.calls))
+	for k, v := range p.calls {
+		out[k] = v
+	}
+	return out
 }
 
 // Report says how many requests went through and which faults they got.
