@@ -118,7 +118,7 @@ func run(args []string, stderr io.Writer) error {
 	}
 	w := worker.New(worker.Config{ID: c.id, Pools: strings.Split(c.pools, ","), Slots: c.slots, Lease: c.lease,
 		DrainTimeout: c.drain, User: c.user, AllowRoot: c.allowRoot}, a.Queue, a.Store, a.Jobs, cache,
-		worker.WithLogger(log))
+		worker.WithLogger(log), worker.WithOutputStore(a.Blobs))
 
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()

@@ -131,6 +131,7 @@ func (s *Server) Routes() []Route {
 		{Method: "POST", Pattern: "/jobs/{id}/resume", handle: s.resumeJob},
 		{Method: "GET", Pattern: "/jobs/{id}/runs", handle: s.listRuns},
 		{Method: "GET", Pattern: "/runs/{id}", handle: s.getRun},
+		{Method: "GET", Pattern: "/runs/{id}/output", handle: s.getRunOutput},
 		{Method: "GET", Pattern: "/agents", handle: s.listAgents},
 		{Method: "POST", Pattern: "/tokens", Admin: true, handle: s.createToken},
 		{Method: "GET", Pattern: "/tokens", Admin: true, handle: s.listTokens},

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -195,6 +196,18 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, c jobs.Caller) e
 		return err
 	}
 	writeJSON(w, http.StatusOK, run)
+	return nil
+}
+
+func (s *Server) getRunOutput(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
+	rc, err := s.jobs.RunOutput(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = io.Copy(w, rc)
 	return nil
 }
 

@@ -160,3 +160,6 @@ func query(cursor string, limit int) string {
 	}
 	return "?" + q.Encode()
 }
+
+// URL returns the API's base URL.
+func (c *Client) URL() string { return c.base }

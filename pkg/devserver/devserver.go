@@ -143,7 +143,7 @@ func Run(ctx context.Context, cfg Config) error {
 	for i := range cfg.Agents {
 		w := worker.New(worker.Config{ID: "dev-" + strconv.Itoa(i+1), Pools: cfg.Pools, Slots: cfg.Slots,
 			Lease: cfg.Lease, DrainTimeout: cfg.DrainTimeout, User: runUser, AllowRoot: true}, db, db, js, cache,
-			worker.WithLogger(log))
+			worker.WithLogger(log), worker.WithOutputStore(blobs))
 		workers.Go(func() { _ = w.Run(workCtx) })
 		workers.Go(func() { w.Report(workCtx, db, worker.DefaultReportEvery, fleetcron.Agent{Version: "dev"}) })
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,6 +145,24 @@ func TestDevServerEndToEnd(t *testing.T) {
 		t.Fatalf("a job without run_as ran privileged: %q", done.Output)
 	}
 
+	// The full output, past the tail the run record keeps, is kept too.
+	big, _ := c.CreateJob(ctx, map[string]any{"executable": "head -c 100000 /dev/zero | tr '\\0' y; echo END", "schedule": "@daily"})
+	if err := c.JobAction(ctx, big.ID, "run", &run); err != nil {
+		t.Fatal(err)
+	}
+	bigRun := waitRun(t, c, run.ID, ended)
+	req, _ := http.NewRequest("GET", c.URL()+"/runs/"+bigRun.ID+"/output", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bigRun.OutputKey == "" || len(full) != 100004 || !strings.HasSuffix(string(full), "yEND\n") {
+		t.Fatalf("full output: key %q, %d bytes", bigRun.OutputKey, len(full))
+	}
+
 	// A failing job turns the job error.
 	fj, _ := c.CreateJob(ctx, map[string]any{"executable": "echo failing; exit 7", "schedule": "@daily"})
 	if err := c.JobAction(ctx, fj.ID, "run", &run); err != nil {
@@ -183,8 +202,8 @@ func TestDevServerEndToEnd(t *testing.T) {
 		t.Fatalf("after restart, run: %+v %v", r, err)
 	}
 	list, _, _ = c.ListJobs(ctx, "", 0)
-	if len(list) != 3 {
-		t.Fatalf("after restart: %d jobs, want 3", len(list))
+	if len(list) != 4 {
+		t.Fatalf("after restart: %d jobs, want 4", len(list))
 	}
 	var agents []fleetcron.Agent
 	if _, err := c.Do(ctx, "GET", "/agents", nil, &agents); err != nil || len(agents) < 2 {

@@ -11,9 +11,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fleetcron/fleetcron/events"
@@ -382,6 +384,23 @@ func (s *Service) Run(ctx context.Context, c Caller, runID string) (*fleetcron.R
 		return nil, fmt.Errorf("get run %s: %w", runID, err)
 	}
 	return r, nil
+}
+
+// RunOutput opens the full output of a run: the stored blob when the output
+// outgrew the run record's tail, else the tail itself.
+func (s *Service) RunOutput(ctx context.Context, c Caller, runID string) (io.ReadCloser, error) {
+	r, err := s.Run(ctx, c, runID)
+	if err != nil {
+		return nil, err
+	}
+	if r.OutputKey == "" {
+		return io.NopCloser(strings.NewReader(r.Output)), nil
+	}
+	rc, err := s.blobs.GetBlob(ctx, r.OutputKey)
+	if err != nil {
+		return nil, fmt.Errorf("output of run %s: %w", runID, err)
+	}
+	return rc, nil
 }
 
 // RecordRun makes a job follow the end of one of its runs: last run fields,

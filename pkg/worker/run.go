@@ -2,10 +2,14 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
@@ -108,6 +112,11 @@ func (w *Worker) execute(ctx context.Context, pool string, d fleetcron.Delivery,
 	started := w.now()
 	var res runner.Result
 	spec, err := w.spec(runCtx, run)
+	full := w.fullOutput(log)
+	if full != nil {
+		defer full.close()
+		spec.Output = full
+	}
 	if err == nil {
 		log.Info("run started", "type", run.Spec.Type, "user", spec.User, "scheduled", run.ScheduledAt.Format(time.RFC3339),
 			"late_ms", started.Sub(run.ScheduledAt).Milliseconds())
@@ -139,6 +148,9 @@ func (w *Worker) execute(ctx context.Context, pool string, d fleetcron.Delivery,
 		result.StartedAt, result.EndedAt = res.StartedAt, res.EndedAt
 	}
 	result.Output, result.OutputBytes = string(res.Output), res.OutputBytes
+	if res.Truncated && full != nil {
+		result.OutputKey = full.store(ctx, w.outputs, log)
+	}
 	switch {
 	case errors.As(cause, &cr):
 		result.State, result.Reason = fleetcron.RunFailed, cr.reason
@@ -289,4 +301,70 @@ func (w *Worker) changeVisibility(ctx context.Context, pool string, d fleetcron.
 	if err := w.queue.ChangeVisibility(ctx, pool, d.Receipt, v); err != nil {
 		log.Warn("change visibility failed", "to", v, "err", err)
 	}
+}
+
+// fullOutput spools a run's whole output to a temporary file, up to
+// FullOutputMax, so that an output longer than the run record's tail can be
+// kept in the output store. nil when there is no store.
+func (w *Worker) fullOutput(log *slog.Logger) *spool {
+	if w.outputs == nil {
+		return nil
+	}
+	f, err := os.CreateTemp("", "fleetcron-output-*")
+	if err != nil {
+		log.Warn("no spool for the full output; only the tail is kept", "err", err)
+		return nil
+	}
+	return &spool{f: f, max: w.cfg.FullOutputMax}
+}
+
+// spool is a size-bounded output file.
+type spool struct {
+	mu      sync.Mutex
+	f       *os.File
+	max, n  int64
+	clipped bool
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	room := s.max - s.n
+	if room <= 0 {
+		s.clipped = true
+		return len(p), nil
+	}
+	q := p
+	if int64(len(q)) > room {
+		q, s.clipped = q[:room], true
+	}
+	if _, err := s.f.Write(q); err != nil {
+		return len(p), nil // the tail is still kept; losing the spool is not fatal
+	}
+	s.n += int64(len(q))
+	return len(p), nil
+}
+
+// store puts the spooled output in the store and returns its sha256.
+func (s *spool) store(ctx context.Context, o OutputStore, log *slog.Logger) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, err := os.ReadFile(s.f.Name())
+	if err != nil {
+		log.Warn("full output not stored", "err", err)
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	key := hex.EncodeToString(sum[:])
+	if err := o.PutBlob(ctx, key, data); err != nil {
+		log.Warn("full output not stored", "err", err)
+		return ""
+	}
+	log.Info("full output stored", "output_sha256", key, "bytes", len(data), "clipped", s.clipped)
+	return key
+}
+
+func (s *spool) close() {
+	s.f.Close()
+	os.Remove(s.f.Name())
 }

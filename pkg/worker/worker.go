@@ -68,7 +68,13 @@ type Config struct {
 	AllowRoot bool
 	// OutputLimit is the output tail kept in the run record.
 	OutputLimit int
+	// FullOutputMax bounds the full output stored as a blob when it is
+	// longer than the tail (DefaultFullOutputMax); 0 with no output store.
+	FullOutputMax int64
 }
+
+// DefaultFullOutputMax bounds the full output of a run kept in the blob store.
+const DefaultFullOutputMax = 64 << 20
 
 // Worker executes runs from queues.
 type Worker struct {
@@ -77,6 +83,7 @@ type Worker struct {
 	runs    Runs
 	outcome Outcome
 	fetch   Fetcher
+	outputs OutputStore
 	exec    Executor
 	now     func() time.Time
 	log     *slog.Logger
@@ -93,6 +100,15 @@ func WithClock(now func() time.Time) Option { return func(w *Worker) { w.now = n
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(w *Worker) { w.log = l } }
+
+// OutputStore keeps a run's full output when it is longer than the tail the
+// run record holds (S3 on AWS, the blob directory in dev mode).
+type OutputStore interface {
+	PutBlob(ctx context.Context, sum string, data []byte) error
+}
+
+// WithOutputStore stores full outputs longer than the tail.
+func WithOutputStore(o OutputStore) Option { return func(w *Worker) { w.outputs = o } }
 
 // WithExecutor replaces runner.Run (tests).
 func WithExecutor(e Executor) Option { return func(w *Worker) { w.exec = e } }
@@ -113,6 +129,9 @@ func New(cfg Config, queue fleetcron.Receiver, runs Runs, outcome Outcome, fetch
 	}
 	if len(cfg.Pools) == 0 {
 		cfg.Pools = []string{fleetcron.DefaultPool}
+	}
+	if cfg.FullOutputMax <= 0 {
+		cfg.FullOutputMax = DefaultFullOutputMax
 	}
 	if cfg.ID == "" {
 		cfg.ID = fleetcron.NewID()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -285,5 +286,33 @@ func TestRetryOnFailureRunsAgainAfterBackoff(t *testing.T) {
 	got := r.waitRun(t, r.fireNow(t, job.ID, time.Now()).ID, 15*time.Second, ended)
 	if got.State != fleetcron.RunSucceeded || got.Attempt != 2 {
 		t.Fatalf("run %+v, want succeeded on attempt 2", got)
+	}
+}
+
+func TestFullOutputGoesToTheBlobStore(t *testing.T) {
+	r := newRig(t)
+	job := r.Job(t, func(j *fleetcron.Job) { j.Executable = `head -c 200000 /dev/zero | tr '\0' x; echo END` })
+	cache, err := blobcache.New(filepath.Join(t.TempDir(), "cache"), r.Blobs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := worker.New(worker.Config{ID: "w1", Lease: 3 * time.Second, PollWait: 200 * time.Millisecond}, r.Queue, r.Runs, r.jobs, cache,
+		worker.WithOutputStore(r.Blobs))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	got := r.waitRun(t, r.fireNow(t, job.ID, time.Now()).ID, 10*time.Second, ended)
+	if got.OutputBytes != 200004 || len(got.Output) != 64<<10 || got.OutputKey == "" {
+		t.Fatalf("run: bytes %d tail %d key %q", got.OutputBytes, len(got.Output), got.OutputKey)
+	}
+	rc, err := r.Blobs.GetBlob(context.Background(), got.OutputKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	full, _ := io.ReadAll(rc)
+	if len(full) != 200004 || !strings.HasSuffix(string(full), "xEND\n") {
+		t.Fatalf("stored output: %d bytes", len(full))
 	}
 }
