@@ -1,9 +1,20 @@
-// Package runner runs one job process for fleetcron's workers and agents: a
-// shell command, a script or a binary, in its own process group, as the
-// requested user, with a minimal environment (the agent's own environment,
-// and its secrets, never reach a job), a timeout, and the tail of its output
-// kept in a bounded buffer. On timeout or cancel the whole process group gets
-// SIGTERM, then SIGKILL after a grace period; when the job's main process
-// exits, anything it left running in its group is killed too, so a cron run
-// never leaves stragglers behind.
+// Package runner runs one job process for fleetcron's in-process workers and
+// its EC2 agent: a shell command, a script or a binary, as the requested
+// user, with a minimal environment (the agent's own environment, and its
+// secrets, never reach a job), an optional timeout, and the tail of its
+// combined output kept in a bounded ring buffer.
+//
+// Every run gets its own process group, and a run never leaves stragglers:
+// on timeout or cancel the whole group gets SIGTERM and, after the kill grace
+// (DefaultKillGrace unless Spec.KillGrace says otherwise), SIGKILL. When the
+// job's main process exits on its own, whatever it left running in its group
+// is torn down the same way: SIGTERM at once, SIGKILL at the end of the
+// grace. Output pipes inherited by processes that escaped the group are
+// abandoned after the grace, so Run always returns.
+//
+// Scripts that start with "#!" are executed directly and must be executable;
+// scripts without "#!" run as "/bin/sh PATH ARGS...".
+//
+// The implementation is for Unix (Linux in production); elsewhere Run
+// reports errors.ErrUnsupported.
 package runner

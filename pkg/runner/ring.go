@@ -14,6 +14,7 @@ type tail struct {
 
 func newTail(max int) *tail { return &tail{max: max} }
 
+// Write keeps the end of p and never fails.
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

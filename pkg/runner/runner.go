@@ -1,254 +1,201 @@
 package runner
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/user"
+	"path/filepath"
 	"sort"
-	"strconv"
-	"syscall"
+	"strings"
 	"time"
 )
 
-// Type says what Spec runs.
+// Type says what a Spec runs.
 type Type string
 
-// Types.
+// The types of job a Spec can run.
 const (
-	TypeCommand Type = "command" // /bin/sh -c Command
-	TypeScript  Type = "script"  // Path: exec'd if it starts with #!, else /bin/sh Path
-	TypeBinary  Type = "binary"  // Path exec'd
+	// TypeCommand runs Spec.Command as "/bin/sh -c Command"; Spec.Args, if
+	// any, become its positional parameters $1, $2, ...
+	TypeCommand Type = "command"
+	// TypeScript runs the file at Spec.Path: executed directly when it
+	// starts with "#!" (it must then be executable), else as
+	// "/bin/sh Path Args...".
+	TypeScript Type = "script"
+	// TypeBinary executes the file at Spec.Path directly.
+	TypeBinary Type = "binary"
 )
 
-// Defaults.
+// Defaults and fixed parts of a job's environment.
 const (
+	// DefaultOutputLimit is the output tail kept when Spec.OutputLimit is 0.
 	DefaultOutputLimit = 64 << 10
-	DefaultKillGrace   = 5 * time.Second
-	// BasePath is the PATH jobs get.
+	// DefaultKillGrace is the time between SIGTERM and SIGKILL when
+	// Spec.KillGrace is 0.
+	DefaultKillGrace = 5 * time.Second
+	// BasePath is the PATH a job gets unless Spec.Env sets one.
 	BasePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	// Shell runs commands and scripts without "#!"; it is also the job's
+	// SHELL, as cron does, whatever the run-as user's login shell.
+	Shell = "/bin/sh"
 )
 
-// ErrSwitchUser: the process may not run a job as the user it asks for.
-var ErrSwitchUser = errors.New("cannot switch user")
+// Errors Run returns, wrapped with what it was doing, when a process could
+// not be started.
+var (
+	// ErrInvalidSpec: the Spec cannot be run as given (unknown type, no
+	// command, a path that is not an absolute path to a regular file, a
+	// "#!" script or a binary without execute permission, a bad variable
+	// name in Env).
+	ErrInvalidSpec = errors.New("invalid run spec")
+	// ErrUnknownUser: Spec.User names no user of this machine.
+	ErrUnknownUser = errors.New("unknown user")
+	// ErrSwitchUser: Spec.User is another user than the one running the
+	// agent, and the agent is not root.
+	ErrSwitchUser = errors.New("the agent must run as root to run jobs as another user")
+)
 
 // Spec is one process to run.
 type Spec struct {
-	Type        Type
-	Command     string
-	Path        string
-	Args        []string
-	Env         map[string]string
-	Dir         string
-	Timeout     time.Duration
-	User        string
+	Type Type
+	// Command is the shell command of a TypeCommand job.
+	Command string
+	// Path is the local, already verified file of a script or binary job;
+	// it must be absolute.
+	Path string
+	// Args are passed to the script or binary (or to the command as $1...).
+	Args []string
+	// Env is added on top of the base environment: PATH=BasePath,
+	// SHELL=Shell, and HOME, USER and LOGNAME of the run-as user. Nothing is
+	// inherited from the calling process: the caller passes whatever the job
+	// must see (FLEETCRON_* variables included).
+	Env map[string]string
+	// Dir is the working directory; "" means the run-as user's home if it
+	// exists, else os.TempDir().
+	Dir string
+	// Timeout bounds the run; 0 means none.
+	Timeout time.Duration
+	// KillGrace is the time between SIGTERM and SIGKILL of the process
+	// group; 0 means DefaultKillGrace.
+	KillGrace time.Duration
+	// User runs the job as this user name (or numeric uid); "" runs it as
+	// the user running the agent. Switching users needs root.
+	User string
+	// OutputLimit is how many bytes of the output's tail Result keeps; 0
+	// means DefaultOutputLimit.
 	OutputLimit int
-	Output      io.Writer
-	KillGrace   time.Duration
+	// Output, if not nil, also receives the combined output as it is
+	// produced, from one goroutine at a time. A slow writer slows the job
+	// down (its pipe fills); after an error it gets nothing more
+	// (Result.OutputErr) and the job goes on.
+	Output io.Writer
 }
 
-// Result is how a process ended.
+// Result is how a run ended.
 type Result struct {
-	ExitCode    int
-	Signal      string
-	TimedOut    bool
-	Canceled    bool
-	Output      []byte
+	// ExitCode is the process's exit status; -1 if it was killed by a
+	// signal or never started.
+	ExitCode int
+	// Signal names the signal that killed the process ("killed",
+	// "terminated"), if one did.
+	Signal string
+	// TimedOut: Spec.Timeout expired while the job was running.
+	TimedOut bool
+	// Canceled: the caller's context ended while the job was running (run
+	// replaced, agent draining).
+	Canceled bool
+	// Output is the tail of the combined stdout and stderr, at most
+	// OutputLimit bytes.
+	Output []byte
+	// OutputBytes counts all the bytes the job wrote.
 	OutputBytes int64
-	Truncated   bool
-	StartedAt   time.Time
-	EndedAt     time.Time
+	// Truncated: OutputBytes > len(Output); the head was dropped.
+	Truncated bool
+	// OutputErr is the first error Spec.Output returned, if any.
+	OutputErr error
+	// StartedAt and EndedAt bracket the run, from just before the process
+	// started to when it and its process group were gone.
+	StartedAt, EndedAt time.Time
 }
 
-var errTimeout = errors.New("timeout")
-
-// Run runs spec and waits for it. The error is non-nil only when the process
-// could not be started; a non-zero exit is reported in Result.
-func Run(ctx context.Context, spec Spec) (Result, error) {
-	res := Result{ExitCode: -1}
-	name, args, err := argv(spec)
-	if err != nil {
-		return res, err
-	}
-	cred, u, err := credential(spec.User, os.Getuid())
-	if err != nil {
-		return res, err
-	}
-	limit := spec.OutputLimit
-	if limit <= 0 {
-		limit = DefaultOutputLimit
-	}
-	grace := spec.KillGrace
-	if grace <= 0 {
-		grace = DefaultKillGrace
-	}
-	out := newTail(limit)
-	var w io.Writer = out
-	if spec.Output != nil {
-		w = io.MultiWriter(out, spec.Output)
-	}
-
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if spec.Timeout > 0 {
-		var stop context.CancelFunc
-		runCtx, stop = context.WithTimeoutCause(runCtx, spec.Timeout, errTimeout)
-		defer stop()
-	}
-	cmd := exec.CommandContext(runCtx, name, args...)
-	cmd.Env = environ(spec.Env, u)
-	cmd.Dir = spec.Dir
-	if cmd.Dir == "" {
-		cmd.Dir = os.TempDir()
-		if u != nil && u.HomeDir != "" {
-			if fi, err := os.Stat(u.HomeDir); err == nil && fi.IsDir() {
-				cmd.Dir = u.HomeDir
-			}
-		}
-	}
-	cmd.Stdin = nil
-	cmd.Stdout, cmd.Stderr = w, w // one writer: os/exec uses one pipe
-	// Own process group (killed whole on timeout and cancel); the leader
-	// dies with the agent even if the agent is killed -9 (the systemd unit's
-	// control group takes the rest).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGKILL}
-	var killTimer *time.Timer
-	defer func() {
-		if killTimer != nil {
-			killTimer.Stop() // the group is gone: never signal a reused pgid
-		}
-	}()
-	cmd.Cancel = func() error {
-		// SIGTERM to the whole group, SIGKILL after the grace period.
-		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		killTimer = time.AfterFunc(grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-		return nil
-	}
-	// After the main process ends (or is killed), stop waiting for its
-	// output pipe held by stragglers after this long.
-	cmd.WaitDelay = grace + time.Second
-
-	res.StartedAt = time.Now()
-	if err := cmd.Start(); err != nil {
-		return res, fmt.Errorf("start %s: %w", name, err)
-	}
-	pgid := cmd.Process.Pid
-	waitErr := cmd.Wait()
-	// Whatever the job left running in its group dies with the run.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	res.EndedAt = time.Now()
-
-	res.Output, res.OutputBytes = out.Bytes(), out.Total()
-	res.Truncated = res.OutputBytes > int64(limit)
-	switch cause := context.Cause(runCtx); {
-	case errors.Is(cause, errTimeout):
-		res.TimedOut = true
-	case cause != nil:
-		res.Canceled = true
-	}
-	if cmd.ProcessState == nil {
-		return res, fmt.Errorf("wait %s: %w", name, waitErr)
-	}
-	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
-		switch {
-		case st.Signaled():
-			res.ExitCode, res.Signal = -1, st.Signal().String()
-		case st.Exited():
-			res.ExitCode = st.ExitStatus()
-		}
-	}
-	return res, nil
-}
-
+// argv returns the program and arguments spec runs.
 func argv(spec Spec) (string, []string, error) {
 	switch spec.Type {
 	case TypeCommand:
-		if spec.Command == "" {
-			return "", nil, errors.New("runner: empty command")
+		if strings.TrimSpace(spec.Command) == "" {
+			return "", nil, fmt.Errorf("command job: empty command: %w", ErrInvalidSpec)
 		}
-		return "/bin/sh", []string{"-c", spec.Command}, nil
+		args := []string{"-c", spec.Command}
+		if len(spec.Args) > 0 {
+			args = append(append(args, "sh"), spec.Args...) // $0, then $1...
+		}
+		return Shell, args, nil
 	case TypeScript:
-		if spec.Path == "" {
-			return "", nil, errors.New("runner: script without a path")
-		}
-		shebang, err := hasShebang(spec.Path)
+		fi, err := regularFile(spec)
 		if err != nil {
 			return "", nil, err
 		}
-		if shebang {
-			return spec.Path, spec.Args, nil
+		shebang, err := hasShebang(spec.Path)
+		if err != nil {
+			return "", nil, fmt.Errorf("script job: %w", err)
 		}
-		return "/bin/sh", append([]string{spec.Path}, spec.Args...), nil
+		if !shebang {
+			return Shell, append([]string{spec.Path}, spec.Args...), nil
+		}
+		if fi.Mode()&0o111 == 0 {
+			return "", nil, fmt.Errorf("script job: %s starts with #! but is not executable (chmod +x it, or drop the #! line to run it with %s): %w",
+				spec.Path, Shell, ErrInvalidSpec)
+		}
+		return spec.Path, spec.Args, nil
 	case TypeBinary:
-		if spec.Path == "" {
-			return "", nil, errors.New("runner: binary without a path")
+		fi, err := regularFile(spec)
+		if err != nil {
+			return "", nil, err
+		}
+		if fi.Mode()&0o111 == 0 {
+			return "", nil, fmt.Errorf("binary job: %s is not executable: %w", spec.Path, ErrInvalidSpec)
 		}
 		return spec.Path, spec.Args, nil
 	}
-	return "", nil, fmt.Errorf("runner: unknown type %q", spec.Type)
+	return "", nil, fmt.Errorf("job type %q: %w", spec.Type, ErrInvalidSpec)
+}
+
+// regularFile checks the Path of a script or binary job.
+func regularFile(spec Spec) (os.FileInfo, error) {
+	if !filepath.IsAbs(spec.Path) {
+		return nil, fmt.Errorf("%s job: path %q is not absolute: %w", spec.Type, spec.Path, ErrInvalidSpec)
+	}
+	fi, err := os.Stat(spec.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s job: %w", spec.Type, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s job: %s is not a regular file: %w", spec.Type, spec.Path, ErrInvalidSpec)
+	}
+	return fi, nil
 }
 
 func hasShebang(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, fmt.Errorf("runner: open script: %w", err)
+		return false, err
 	}
 	defer f.Close()
 	b := make([]byte, 2)
-	n, _ := io.ReadFull(bufio.NewReader(f), b)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
 	return n == 2 && string(b) == "#!", nil
 }
 
-// credential resolves the run-as user. uid is the current process's uid.
-// It returns a nil credential to run as the current user.
-func credential(name string, uid int) (*syscall.Credential, *user.User, error) {
-	if name == "" {
-		u, err := user.LookupId(strconv.Itoa(uid))
-		if err != nil {
-			return nil, nil, nil // no passwd entry: run as is, without user vars
-		}
-		return nil, u, nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		if _, nerr := strconv.Atoi(name); nerr == nil {
-			u, err = user.LookupId(name)
-		}
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("runner: run as %q: %w", name, err)
-	}
-	if u.Uid == strconv.Itoa(uid) {
-		return nil, u, nil
-	}
-	if uid != 0 {
-		return nil, nil, fmt.Errorf("runner: run as %q: the agent must run as root to run jobs as another user: %w", name, ErrSwitchUser)
-	}
-	id, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return nil, nil, fmt.Errorf("runner: run as %q: non-numeric uid/gid: %w", name, ErrSwitchUser)
-	}
-	var groups []uint32
-	if gids, err := u.GroupIds(); err == nil {
-		for _, g := range gids {
-			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-				groups = append(groups, uint32(n))
-			}
-		}
-	}
-	return &syscall.Credential{Uid: uint32(id), Gid: uint32(gid), Groups: groups}, u, nil
-}
-
-// environ builds a job's environment: a minimal base, the user's identity,
-// then the job's own variables. Nothing is inherited from the agent.
-func environ(extra map[string]string, u *user.User) []string {
-	env := map[string]string{"PATH": BasePath, "SHELL": "/bin/sh", "LANG": "C.UTF-8"}
+// environ builds a job's environment: the base, the run-as user's identity
+// (u may be nil), then the job's own variables. Nothing comes from the
+// calling process.
+func environ(extra map[string]string, u *user.User) ([]string, error) {
+	env := map[string]string{"PATH": BasePath, "SHELL": Shell}
 	if u != nil {
 		env["USER"], env["LOGNAME"] = u.Username, u.Username
 		if u.HomeDir != "" {
@@ -256,6 +203,9 @@ func environ(extra map[string]string, u *user.User) []string {
 		}
 	}
 	for k, v := range extra {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("environment variable %q: bad name or value: %w", k, ErrInvalidSpec)
+		}
 		env[k] = v
 	}
 	out := make([]string, 0, len(env))
@@ -263,5 +213,38 @@ func environ(extra map[string]string, u *user.User) []string {
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)
-	return out
+	return out, nil
+}
+
+// workDir is spec.Dir, or the user's home if it exists, or os.TempDir().
+func workDir(dir string, u *user.User) string {
+	if dir != "" {
+		return dir
+	}
+	if u != nil && u.HomeDir != "" {
+		if fi, err := os.Stat(u.HomeDir); err == nil && fi.IsDir() {
+			return u.HomeDir
+		}
+	}
+	return os.TempDir()
+}
+
+// output is the writer a job's stdout and stderr share: the tail, and
+// Spec.Output until it fails. os/exec calls it from one goroutine at a time
+// (one pipe, one copier); it never fails, so a broken Spec.Output never
+// breaks the job's pipe.
+type output struct {
+	tail *tail
+	also io.Writer
+	err  error
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	_, _ = o.tail.Write(p)
+	if o.also != nil && o.err == nil {
+		if _, err := o.also.Write(p); err != nil {
+			o.err = err
+		}
+	}
+	return len(p), nil
 }
