@@ -112,7 +112,10 @@ func deploy(t *testing.T) *deployment {
 }
 
 // startAgent runs an agent process against the emulator.
-func (d *deployment) startAgent(id string, extra ...string) {
+func (d *deployment) startAgent(id string, extra ...string) { d.startAgentEnv(id, nil, extra...) }
+
+// startAgentEnv runs an agent with extra environment variables.
+func (d *deployment) startAgentEnv(id string, env []string, extra ...string) {
 	d.t.Helper()
 	queues, _ := json.Marshal(d.cfg.Queues)
 	args := append([]string{"--id", id, "--imds=false", "--lease", "3s", "--drain", "1s", "--report", "1s",
@@ -122,6 +125,7 @@ func (d *deployment) startAgent(id string, extra ...string) {
 		"AWS_ENDPOINT_URL=" + d.endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
 		awsapp.EnvTable + "=" + d.cfg.Table, awsapp.EnvBucket + "=" + d.cfg.Bucket, awsapp.EnvQueues + "=" + string(queues)}
+	cmd.Env = append(cmd.Env, env...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -150,6 +154,37 @@ func (d *deployment) signal(id string, sig syscall.Signal) {
 		delete(d.agents, id)
 		d.mu.Unlock()
 	}
+}
+
+// waitExit waits for an agent to exit by itself.
+func (d *deployment) waitExit(id string, within time.Duration) {
+	d.t.Helper()
+	d.mu.Lock()
+	cmd := d.agents[id]
+	d.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			d.t.Fatalf("agent %s exited with %v\n%s", id, err, d.log(id))
+		}
+	case <-time.After(within):
+		d.t.Fatalf("agent %s did not exit within %s\n%s", id, within, d.log(id))
+	}
+	d.mu.Lock()
+	delete(d.agents, id)
+	d.mu.Unlock()
+}
+
+// log returns what an agent wrote so far.
+func (d *deployment) log(id string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if b := d.logs[id]; b != nil {
+		return b.String()
+	}
+	return ""
 }
 
 func (d *deployment) stopAll() {
