@@ -259,6 +259,8 @@ func dynamoDBLocalDir() (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("npm ci in %s: %v\n%s", root, err, out)
 	}
+	// A module boundary, so that ./... never walks into npm packages' Go files.
+	_ = os.WriteFile(filepath.Join(root, "node_modules", "go.mod"), []byte("module node_modules\n"), 0o644)
 	if dir := find(); dir != "" {
 		return dir, nil
 	}
