@@ -5,37 +5,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/fleetcron/fleetcron/pkg/awsapp"
-	"github.com/fleetcron/fleetcron/pkg/awsclient"
 )
 
 func main() {
-	if err := run(); err != nil {
+	app, log, err := awsapp.Boot(context.Background(), os.Getenv)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleetcron fire:", err)
 		os.Exit(1)
 	}
-}
-
-func run() error {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	ctx := context.Background()
-	c, err := awsapp.FromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	cfg, err := awsclient.Load(ctx)
-	if err != nil {
-		return err
-	}
-	app, err := awsapp.New(ctx, cfg, c, log)
-	if err != nil {
-		return err
-	}
 	lambda.StartWithOptions(app.HandleFire, lambda.WithEnableSIGTERM(func() { log.Info("fire function shutting down") }))
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"time"
 
@@ -203,4 +204,26 @@ func SecretString(ctx context.Context, awsCfg aws.Config, id string) (string, er
 		return "", fmt.Errorf("read secret %s: %w", id, err)
 	}
 	return aws.ToString(out.SecretString), nil
+}
+
+// Boot is what every Lambda main does at init: the logger, the Config from
+// getenv, the AWS config from the default chain, the bootstrap admin token
+// from Secrets Manager when its secret is named, and the App.
+func Boot(ctx context.Context, getenv func(string) string) (*App, *slog.Logger, error) {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	c, err := FromEnv(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := awsclient.Load(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if id := getenv(EnvAdminTokenSecret); id != "" {
+		if c.AdminToken, err = SecretString(ctx, cfg, id); err != nil {
+			return nil, nil, err
+		}
+	}
+	app, err := New(ctx, cfg, c, log)
+	return app, log, err
 }
