@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
 	"github.com/fleetcron/fleetcron/events"
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
 )
@@ -66,4 +69,27 @@ func (h *Harness) Fire(ctx context.Context, jobID string, at time.Time) (int, er
 		n++
 	}
 	return n, nil
+}
+
+// Invoker is the one Lambda call the harness makes.
+type Invoker interface {
+	Invoke(ctx context.Context, in *awslambda.InvokeInput, opts ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error)
+}
+
+// LambdaDeliverer delivers fires by invoking the deployed fire function, as
+// Scheduler does (LocalStack, or an emulator's Lambda API).
+func LambdaDeliverer(api Invoker, function string) Deliverer {
+	return func(ctx context.Context, input []byte) error {
+		out, err := api.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(function), Payload: input})
+		if err != nil {
+			return fmt.Errorf("invoke %s: %w", function, err)
+		}
+		if out.FunctionError != nil {
+			return fmt.Errorf("invoke %s: function error %s: %s", function, aws.ToString(out.FunctionError), out.Payload)
+		}
+		if out.StatusCode < 200 || out.StatusCode > 299 {
+			return fmt.Errorf("invoke %s: status %d", function, out.StatusCode)
+		}
+		return nil
+	}
 }
