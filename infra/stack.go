@@ -296,6 +296,10 @@ func NewFleetcronStack(scope constructs.Construct, id string, props *FleetcronSt
 	out("QueueUrls", "queue URLs by pool", queuesJSON)
 	out("AgentPolicyArn", "managed policy to attach to the instance role of agents", fs.AgentPolicy.ManagedPolicyArn())
 	out("AgentEnvironment", "the agent's /etc/fleetcron/agent.env", agentEnvFile(stack, fs.AgentEnv))
+	out("TableName", "the DynamoDB table", fs.Table.TableName())
+	out("BucketName", "the blob bucket", fs.Bucket.BucketName())
+	out("FireFunctionName", "the fire function (the harness invokes it where nothing fires schedules)", fire.FunctionName())
+	out("ScheduleGroupName", "the schedule group", group.ScheduleGroupName())
 	return fs
 }
 
