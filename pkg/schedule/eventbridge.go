@@ -13,23 +13,29 @@ type Expression struct {
 	TimeZone   string // IANA name for cron(); "" for rate()
 }
 
-// MaxExpressionLen is EventBridge Scheduler's limit on ScheduleExpression.
+// MaxExpressionLen is EventBridge Scheduler's limit on ScheduleExpression
+// (API model: 1 to 256 characters).
 const MaxExpressionLen = 256
 
 // ToEventBridge parses and converts in one step.
-func ToEventBridge(expr, tz string) ([]Expression, error) {
-	s, err := Parse(expr, tz)
+func ToEventBridge(expr, timezone string) ([]Expression, error) {
+	s, err := Parse(expr, timezone)
 	if err != nil {
 		return nil, err
 	}
 	return s.EventBridge()
 }
 
-// EventBridge converts the schedule to one EventBridge expression, or two
-// when day-of-month and day-of-week are ORed.
+// EventBridge converts the schedule to EventBridge Scheduler expressions:
+// rate() for @every, else one cron() — or two when day-of-month and
+// day-of-week are both restricted, which robfig ORs and EventBridge cannot.
+// Fields are rendered from robfig's parsed bit sets.
 func (s *Spec) EventBridge() ([]Expression, error) {
 	if s.every > 0 {
 		return []Expression{{Expression: rate(s.every)}}, nil
+	}
+	if s.spec == nil {
+		return nil, scheduleErr("not a parsed schedule")
 	}
 	sp := s.spec
 	tz := s.Location().String()
@@ -41,23 +47,24 @@ func (s *Spec) EventBridge() ([]Expression, error) {
 	cronOf := func(dom, dow string) Expression {
 		return Expression{Expression: fmt.Sprintf("cron(%s %s %s %s %s *)", minute, hour, dom, month, dow), TimeZone: tz}
 	}
-	domStar := sp.Dom&starBit != 0
-	dowStar := sp.Dow&starBit != 0
+	and := sp.Dom&starBit != 0 || sp.Dow&starBit != 0
 	var out []Expression
 	switch {
-	case domStar && dowStar, dom == "*" && !dowStar && !domStar, dow == "*" && !dowStar && !domStar:
-		// Every day (an OR with a full side is every day too).
+	case dom == "*" && dow == "*", !and && (dom == "*" || dow == "*"):
+		// Every day; ORed with a full side is every day too.
 		out = []Expression{cronOf("*", "?")}
-	case domStar:
+	case dom == "*": // ANDed with a full day-of-month
 		out = []Expression{cronOf("?", dow)}
-	case dowStar:
+	case dow == "*": // ANDed with a full day-of-week
 		out = []Expression{cronOf(dom, "?")}
-	default:
+	default: // both restricted: robfig ORs them
 		out = []Expression{cronOf(dom, "?"), cronOf("?", dow)}
 	}
 	for _, e := range out {
+		// Unreachable with robfig's fields (at most 240 characters), kept
+		// so that a change to render cannot ship an expression AWS refuses.
 		if len(e.Expression) > MaxExpressionLen {
-			return nil, scheduleErr("%q converts to an EventBridge expression of %d characters, over its limit of %d: simplify the lists",
+			return nil, scheduleErr("%q converts to an EventBridge expression of %d characters, over its limit of %d",
 				s.expr, len(e.Expression), MaxExpressionLen)
 		}
 	}
@@ -79,9 +86,11 @@ func rate(d time.Duration) string {
 }
 
 // render writes the values of bit set b in [lo, hi] as an EventBridge field:
-// "*" when full, "start/step" for a progression that runs to the end of the
-// range (if steps are allowed), else a comma list of values and a-b ranges.
-// offset is added to every value written.
+// "*" when full, "start/step" for a progression of three or more values that
+// runs to the end of the range (if steps are allowed: AWS documents "/" for
+// minutes, hours, day-of-month and month, and "start/step" as its only
+// form), else a comma list of values and a-b ranges. offset is added to every
+// value written.
 func render(b uint64, lo, hi, offset int, steps bool) string {
 	var vals []int
 	for v := lo; v <= hi; v++ {

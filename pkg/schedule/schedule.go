@@ -2,22 +2,27 @@ package schedule
 
 import (
 	"fmt"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/robfig/cron/v3"
 )
 
-// Error is a problem with a schedule or its time zone.
+// Error is a validation problem with a schedule or its time zone.
 type Error struct {
 	Field  string // "schedule" or "timezone"
-	Reason string
+	Reason string // what is wrong, naming the bad crontab field if there is one
+	Err    error  // the underlying error, if any
 }
 
 func (e *Error) Error() string { return e.Field + ": " + e.Reason }
 
-func scheduleErr(format string, args ...any) error {
+// Unwrap returns the underlying error, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+func scheduleErr(format string, args ...any) *Error {
 	return &Error{Field: "schedule", Reason: fmt.Sprintf(format, args...)}
 }
 
@@ -25,21 +30,48 @@ func scheduleErr(format string, args ...any) error {
 type Spec struct {
 	expr  string
 	loc   *time.Location
-	spec  *cron.SpecSchedule // crontab and descriptors
+	spec  *cron.SpecSchedule // crontab and descriptors; nil for @every
 	every time.Duration      // @every
 }
 
-var (
-	parser     = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-	fieldNames = [5]string{"minute", "hour", "day-of-month", "month", "day-of-week"}
-	// horizon is how far Parse looks for a first fire time.
-	horizon = 5 * 366 * 24 * time.Hour
+// MaxEvery is the longest @every interval accepted.
+const MaxEvery = 366 * 24 * time.Hour
+
+const (
+	starBit = 1 << 63
+	// horizonDays is how far Next looks. A satisfiable schedule fires at
+	// least every 8 years (February 29th across a skipped leap year).
+	horizonDays = 9*366 + 31
+	// maxTimeZoneLen is EventBridge Scheduler's ScheduleExpressionTimezone limit.
+	maxTimeZoneLen = 50
+	// maxOffset bounds any UTC offset in the zone database (local mean
+	// times of the 19th century reach about ±15h56m).
+	maxOffset = 16 * time.Hour
 )
 
-const starBit = 1 << 63
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// field describes one crontab field as robfig parses it.
+type field struct {
+	name   string
+	lo, hi int
+	names  map[string]int
+	hint   string // appended to range errors
+}
+
+var fields = [5]field{
+	{name: "minute", lo: 0, hi: 59},
+	{name: "hour", lo: 0, hi: 23},
+	{name: "day-of-month", lo: 1, hi: 31},
+	{name: "month", lo: 1, hi: 12, names: map[string]int{
+		"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+		"jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}},
+	{name: "day-of-week", lo: 0, hi: 6, hint: " (Sunday is 0 or SUN)", names: map[string]int{
+		"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}},
+}
 
 // LoadLocation resolves a time zone name; "" is UTC. "Local" is refused: a
-// schedule must mean the same instant on every machine.
+// schedule must mean the same instants on every machine.
 func LoadLocation(tz string) (*time.Location, error) {
 	switch tz {
 	case "", "UTC":
@@ -47,29 +79,32 @@ func LoadLocation(tz string) (*time.Location, error) {
 	case "Local":
 		return nil, &Error{Field: "timezone", Reason: `"Local" is not allowed: name an IANA time zone such as "Europe/Berlin"`}
 	}
+	if len(tz) > maxTimeZoneLen || strings.ContainsAny(tz, " \t\r\n") {
+		return nil, &Error{Field: "timezone", Reason: fmt.Sprintf("unknown time zone %q", tz)}
+	}
 	loc, err := time.LoadLocation(tz)
-	if err != nil || strings.ContainsAny(tz, " \t") {
-		return nil, &Error{Field: "timezone", Reason: fmt.Sprintf("unknown time zone %q: want an IANA name such as \"America/New_York\"", tz)}
+	if err != nil {
+		return nil, &Error{Field: "timezone", Reason: fmt.Sprintf("unknown time zone %q", tz),
+			Err: fmt.Errorf("load time zone %q: %w", tz, err)}
 	}
 	return loc, nil
 }
 
-// Parse validates expr in time zone tz ("" is UTC). Problems are *Error.
-func Parse(expr, tz string) (*Spec, error) {
-	loc, lerr := LoadLocation(tz)
+// Parse validates a schedule expression in an IANA time zone ("" is UTC).
+// Every problem is returned as an *Error; a bad schedule is reported before
+// a bad time zone.
+func Parse(expr, timezone string) (*Spec, error) {
 	s, err := parse(strings.TrimSpace(expr))
 	if err != nil {
-		return nil, err // the schedule's problem first; the zone's comes after it is fixed
+		return nil, err
 	}
-	if lerr != nil {
-		return nil, lerr
+	loc, err := LoadLocation(timezone)
+	if err != nil {
+		return nil, err
 	}
 	s.loc = loc
 	if s.spec != nil {
 		s.spec.Location = loc
-		if s.Next(time.Now()).IsZero() {
-			return nil, scheduleErr("%q never fires (no date matches its day-of-month, month and day-of-week)", expr)
-		}
 	}
 	return s, nil
 }
@@ -79,54 +114,158 @@ func parse(expr string) (*Spec, error) {
 		return nil, scheduleErr("must not be empty")
 	}
 	if strings.HasPrefix(expr, "CRON_TZ=") || strings.HasPrefix(expr, "TZ=") {
-		return nil, scheduleErr("time zone prefixes are not supported: put the zone in the timezone field")
+		return nil, scheduleErr("time zone prefixes (CRON_TZ=, TZ=) are not supported: set the time zone separately")
 	}
 	if strings.HasPrefix(expr, "@") {
 		return parseDescriptor(expr)
 	}
-	fields := strings.Fields(expr)
-	if len(fields) != 5 {
-		return nil, scheduleErr("expected 5 fields (minute hour day-of-month month day-of-week), got %d", len(fields))
+	parts := strings.Fields(expr)
+	if len(parts) != len(fields) {
+		return nil, scheduleErr("expected 5 fields (minute hour day-of-month month day-of-week), got %d", len(parts))
 	}
-	// Find the bad field: robfig's messages do not name it.
-	for i, f := range fields {
-		if slices.Contains(strings.Split(f, ","), "") {
-			return nil, scheduleErr("field %d (%s) %q: empty item in a list", i+1, fieldNames[i], f)
-		}
-		probe := []string{"*", "*", "*", "*", "*"}
-		probe[i] = f
-		if _, err := parser.Parse(strings.Join(probe, " ")); err != nil {
-			return nil, scheduleErr("field %d (%s) %q: %s", i+1, fieldNames[i], f, err.Error())
+	for i, p := range parts {
+		if reason := checkField(p, fields[i]); reason != "" {
+			return nil, scheduleErr("field %d (%s) %q: %s", i+1, fields[i].name, p, reason)
 		}
 	}
-	sched, err := parser.Parse(strings.Join(fields, " "))
+	sched, err := parser.Parse(strings.Join(parts, " "))
 	if err != nil {
-		return nil, scheduleErr("%q: %s", expr, err.Error())
+		// checkField accepts a subset of what robfig does; this is a backstop.
+		return nil, &Error{Field: "schedule", Reason: fmt.Sprintf("%q: %v", expr, err), Err: err}
 	}
 	spec, ok := sched.(*cron.SpecSchedule)
 	if !ok {
 		return nil, scheduleErr("%q: unsupported schedule", expr)
 	}
+	if !satisfiable(spec) {
+		return nil, scheduleErr("%q never fires: no date has that day-of-month in those months", expr)
+	}
 	return &Spec{expr: expr, spec: spec}, nil
 }
 
+// checkField validates one crontab field with the grammar robfig accepts,
+// minus its quirks (empty list items, "*-5", "+5"), and explains the first
+// problem, or returns "".
+func checkField(s string, f field) string {
+	for _, item := range strings.Split(s, ",") {
+		if item == "" {
+			return "empty item in a list"
+		}
+		rng, stepText, hasStep := strings.Cut(item, "/")
+		if hasStep {
+			if strings.Contains(stepText, "/") {
+				return fmt.Sprintf("%q: more than one /", item)
+			}
+			step, ok := number(stepText)
+			switch {
+			case !ok:
+				return fmt.Sprintf("step %q is not a number", stepText)
+			case step < 1:
+				return fmt.Sprintf("step %d must be at least 1", step)
+			}
+		}
+		if rng == "*" || rng == "?" {
+			continue
+		}
+		first, last, isRange := strings.Cut(rng, "-")
+		if isRange && strings.Contains(last, "-") {
+			return fmt.Sprintf("%q: more than one -", item)
+		}
+		a, reason := f.value(first)
+		if reason != "" {
+			return reason
+		}
+		if !isRange {
+			continue
+		}
+		b, reason := f.value(last)
+		if reason != "" {
+			return reason
+		}
+		if a > b {
+			return fmt.Sprintf("range %s: start %d is after end %d", rng, a, b)
+		}
+	}
+	return ""
+}
+
+// value parses one number or name of field f and checks its bounds.
+func (f field) value(s string) (int, string) {
+	if v, ok := f.names[strings.ToLower(s)]; ok {
+		return v, ""
+	}
+	v, ok := number(s)
+	switch {
+	case s == "":
+		return 0, "missing value"
+	case s == "*" || s == "?":
+		return 0, fmt.Sprintf("%s cannot be part of a range", s)
+	case !ok && f.names != nil:
+		return 0, fmt.Sprintf("%q is not a number (%d-%d) or a %s name", s, f.lo, f.hi, f.name)
+	case !ok:
+		return 0, fmt.Sprintf("%q is not a number (%d-%d)", s, f.lo, f.hi)
+	case v < f.lo:
+		return 0, fmt.Sprintf("value %d below minimum %d", v, f.lo)
+	case v > f.hi:
+		return 0, fmt.Sprintf("value %d above maximum %d%s", v, f.hi, f.hint)
+	}
+	return v, ""
+}
+
+// number parses a decimal number of ASCII digits (no sign).
+func number(s string) (int, bool) {
+	if s == "" || len(s) > 9 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	v, err := strconv.Atoi(s)
+	return v, err == nil
+}
+
+// daysIn is the most days each month can have (February 29 in leap years).
+var daysIn = [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
+// satisfiable reports whether some date matches the day fields. With either
+// day field a star robfig ANDs them, and the other is then a full set (every
+// weekday occurs on every month-day over the years), so a month with one of
+// the days is enough; otherwise they are ORed and any weekday matches.
+func satisfiable(s *cron.SpecSchedule) bool {
+	if s.Month == 0 || s.Dow&^uint64(starBit) == 0 {
+		return false
+	}
+	if s.Dom&starBit == 0 && s.Dow&starBit == 0 {
+		return true
+	}
+	for m := 1; m <= 12; m++ {
+		for d := 1; d <= daysIn[m]; d++ {
+			if s.Month&(1<<m) != 0 && s.Dom&(1<<d) != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func parseDescriptor(expr string) (*Spec, error) {
-	name, arg, _ := strings.Cut(expr, " ")
-	arg = strings.TrimSpace(arg)
+	name, arg := expr, ""
+	if i := strings.IndexFunc(expr, unicode.IsSpace); i >= 0 {
+		name, arg = expr[:i], strings.TrimSpace(expr[i:])
+	}
 	switch name {
 	case "@every":
+		if arg == "" {
+			return nil, scheduleErr(`@every needs a duration, e.g. "@every 15m"`)
+		}
 		d, err := time.ParseDuration(arg)
 		switch {
-		case arg == "":
-			return nil, scheduleErr("@every needs a duration, e.g. \"@every 15m\"")
 		case err != nil:
-			return nil, scheduleErr("@every %q: not a duration (e.g. 15m, 2h)", arg)
+			return nil, &Error{Field: "schedule", Reason: fmt.Sprintf("@every %q: not a duration (e.g. 15m, 2h)", arg),
+				Err: fmt.Errorf("parse @every duration: %w", err)}
 		case d < time.Minute:
 			return nil, scheduleErr("@every %s: must be at least 1m", arg)
 		case d%time.Minute != 0:
 			return nil, scheduleErr("@every %s: must be whole minutes", arg)
-		case d > 366*24*time.Hour:
-			return nil, scheduleErr("@every %s: must be at most 8784h (a year)", arg)
+		case d > MaxEvery:
+			return nil, scheduleErr("@every %s: must be at most %s (366 days)", arg, MaxEvery)
 		}
 		return &Spec{expr: expr, every: d}, nil
 	case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
@@ -135,14 +274,14 @@ func parseDescriptor(expr string) (*Spec, error) {
 		}
 		sched, err := parser.Parse(name)
 		if err != nil {
-			return nil, scheduleErr("%s: %s", name, err.Error())
+			return nil, &Error{Field: "schedule", Reason: fmt.Sprintf("%s: %v", name, err), Err: err}
 		}
 		return &Spec{expr: expr, spec: sched.(*cron.SpecSchedule)}, nil
 	}
-	return nil, scheduleErr("unknown descriptor %q: want @hourly, @daily, @weekly, @monthly, @yearly or @every <duration>", name)
+	return nil, scheduleErr("unknown descriptor %q: want @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually or @every <duration>", name)
 }
 
-// Expr returns the expression as given.
+// Expr returns the expression as given (trimmed).
 func (s *Spec) Expr() string { return s.expr }
 
 // Every returns the interval of an @every schedule, else 0.
@@ -157,32 +296,36 @@ func (s *Spec) Location() *time.Location {
 }
 
 // Next returns the first fire time strictly after `after`, or the zero time
-// if there is none within five years. @every schedules count from `after`.
+// if there is none. An @every schedule fires its interval after `after`
+// (truncated to the second, as robfig does).
 //
-// Crontab schedules are evaluated on the local wall clock of the schedule's
-// zone, with EventBridge Scheduler's daylight-saving rules: a local time that
-// does not exist is skipped, and one that occurs twice fires once, at its
-// first occurrence. (robfig's own Next repeats fall-back times and, in zones
-// that shift by 30 minutes, can skip a whole day; its parsed fields are used,
-// its walk is not.)
+// Crontab schedules are matched against the local wall clock of the
+// schedule's time zone with EventBridge Scheduler's daylight-saving rules: a
+// local time that does not exist (spring forward) is skipped, and a local
+// time that occurs twice (fall back) fires once, at its first occurrence.
+// robfig's own Next differs (see the package documentation); its parsed
+// fields are used, its walk is not.
 func (s *Spec) Next(after time.Time) time.Time {
 	if s.every > 0 {
 		return after.Truncate(time.Second).Add(s.every)
 	}
+	if s.spec == nil {
+		return time.Time{}
+	}
 	loc := s.Location()
 	local := after.In(loc)
+	// Walk civil dates in UTC, where every date exists and lasts a day.
 	y, m, d := local.Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	h, mi := local.Hour(), local.Minute()+1
-	day := time.Date(y, m, d, 12, 0, 0, 0, loc) // noon: safe from DST when stepping days
-	limit := day.Add(horizon)
-	for ; day.Before(limit); day, h, mi = day.AddDate(0, 0, 1), 0, 0 {
+	for range horizonDays {
 		y, m, d := day.Date()
-		if s.spec.Month&(1<<uint(m)) == 0 {
-			// Jump to the 1st of the next month (the loop adds a day).
-			day = time.Date(y, m+1, 0, 12, 0, 0, 0, loc)
+		switch {
+		case s.spec.Month&(1<<uint(m)) == 0:
+			day, h, mi = time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC), 0, 0
 			continue
-		}
-		if !s.dayMatches(d, day.Weekday()) {
+		case !s.dayMatches(d, day.Weekday()):
+			day, h, mi = day.AddDate(0, 0, 1), 0, 0
 			continue
 		}
 		for ; h < 24; h, mi = h+1, 0 {
@@ -198,12 +341,13 @@ func (s *Spec) Next(after time.Time) time.Time {
 				}
 			}
 		}
+		day, h, mi = day.AddDate(0, 0, 1), 0, 0
 	}
 	return time.Time{}
 }
 
 // dayMatches is robfig's rule: day-of-month and day-of-week are ANDed when
-// either is a star, ORed when both are restricted (Vixie cron).
+// either has the star bit, ORed otherwise (Vixie cron).
 func (s *Spec) dayMatches(dom int, dow time.Weekday) bool {
 	domMatch := s.spec.Dom&(1<<uint(dom)) != 0
 	dowMatch := s.spec.Dow&(1<<uint(dow)) != 0
@@ -214,22 +358,30 @@ func (s *Spec) dayMatches(dom int, dow time.Weekday) bool {
 }
 
 // wallInstant returns the first instant whose wall clock in loc reads
-// y-m-d h:mi, or false if that local time does not exist.
+// y-m-d h:mi, or false if no instant does (a spring-forward gap, or a date
+// the zone skipped).
 func wallInstant(y int, m time.Month, d, h, mi int, loc *time.Location) (time.Time, bool) {
-	t := time.Date(y, m, d, h, mi, 0, 0, loc)
-	if !sameWall(t, y, m, d, h, mi) {
-		return time.Time{}, false // skipped by a spring-forward
+	naive := time.Date(y, m, d, h, mi, 0, 0, time.UTC)
+	if loc == time.UTC {
+		return naive, true
 	}
-	best := t
-	for _, back := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
-		if u := t.Add(-back); sameWall(u, y, m, d, h, mi) {
-			best = u // the first pass of a fall-back
+	// An instant reading naive on the wall clock lies within maxOffset of
+	// it; try the UTC offset of every zone period in that window.
+	var first time.Time
+	for t, end := naive.Add(-maxOffset), naive.Add(maxOffset); t.Before(end); {
+		local := t.In(loc)
+		_, off := local.Zone()
+		at := naive.Add(-time.Duration(off) * time.Second).In(loc)
+		ay, am, ad := at.Date()
+		if ay == y && am == m && ad == d && at.Hour() == h && at.Minute() == mi &&
+			(first.IsZero() || at.Before(first)) {
+			first = at
 		}
+		_, next := local.ZoneBounds()
+		if !next.After(t) {
+			break // the zone's last period
+		}
+		t = next
 	}
-	return best, true
-}
-
-func sameWall(t time.Time, y int, m time.Month, d, h, mi int) bool {
-	ty, tm, td := t.Date()
-	return ty == y && tm == m && td == d && t.Hour() == h && t.Minute() == mi
+	return first, !first.IsZero()
 }
