@@ -402,3 +402,30 @@ func TestContentUploadRoundTrip(t *testing.T) {
 		t.Fatalf("script job: %d %v", resp.StatusCode, j)
 	}
 }
+
+// panickingJobs panics on every read, as a bug in a handler's path would.
+type panickingJobs struct{ fleetcron.JobStore }
+
+func (panickingJobs) GetJob(context.Context, string) (*fleetcron.Job, error) { panic("bug") }
+
+func TestPanicIsAnInternalErrorNotACrash(t *testing.T) {
+	r := newRig(t, func(s fleetcron.JobStore) fleetcron.JobStore { return panickingJobs{s} })
+	var e apiError
+	resp := r.do(t, r.alice, "GET", "/jobs/abcdefabcdefabcdefab", "", &e)
+	if resp.StatusCode != 500 || e.Error != "internal error" || e.RequestID == "" {
+		t.Fatalf("panic answered %d %+v", resp.StatusCode, e)
+	}
+	if resp := r.do(t, "", "GET", "/healthz", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("the server did not survive the panic: %d", resp.StatusCode)
+	}
+}
+
+func TestContentOverTheLimitNamesTheField(t *testing.T) {
+	r := newRig(t, nil)
+	over := base64.StdEncoding.EncodeToString(make([]byte, fleetcron.MaxContentSize+1))
+	var e apiError
+	resp := r.do(t, r.alice, "POST", "/jobs", `{"schedule":"@daily","type":"binary","content":"`+over+`"}`, &e)
+	if resp.StatusCode != 400 || len(e.Problems) == 0 || e.Problems[0].Field != "content" {
+		t.Fatalf("content over the limit: %d %+v", resp.StatusCode, e)
+	}
+}
