@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -110,13 +111,18 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c jobs.Caller)
 	return nil
 }
 
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
-	j, err := s.jobs.Get(r.Context(), c, r.PathValue("id"))
-	if err != nil {
-		return err
+
+// jobAnswer serves the routes that apply one job-service call to the job in
+// the path and answer the job: get, delete, pause, resume.
+func (s *Server) jobAnswer(op func(context.Context, jobs.Caller, string) (*fleetcron.Job, error)) func(http.ResponseWriter, *http.Request, jobs.Caller) error {
+	return func(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
+		j, err := op(r.Context(), c, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, j)
+		return nil
 	}
-	writeJSON(w, http.StatusOK, j)
-	return nil
 }
 
 func (s *Server) updateJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
@@ -136,14 +142,6 @@ func (s *Server) updateJob(w http.ResponseWriter, r *http.Request, c jobs.Caller
 	return nil
 }
 
-func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
-	j, err := s.jobs.Delete(r.Context(), c, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, j)
-	return nil
-}
 
 func (s *Server) runJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
 	run, err := s.jobs.RunNow(r.Context(), c, r.PathValue("id"))
@@ -155,23 +153,7 @@ func (s *Server) runJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) e
 	return nil
 }
 
-func (s *Server) pauseJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
-	j, err := s.jobs.Pause(r.Context(), c, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, j)
-	return nil
-}
 
-func (s *Server) resumeJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
-	j, err := s.jobs.Resume(r.Context(), c, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, j)
-	return nil
-}
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
 	cursor, limit, err := page(r)
