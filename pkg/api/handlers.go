@@ -111,7 +111,6 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c jobs.Caller)
 	return nil
 }
 
-
 // jobAnswer serves the routes that apply one job-service call to the job in
 // the path and answer the job: get, delete, pause, resume.
 func (s *Server) jobAnswer(op func(context.Context, jobs.Caller, string) (*fleetcron.Job, error)) func(http.ResponseWriter, *http.Request, jobs.Caller) error {
@@ -142,7 +141,6 @@ func (s *Server) updateJob(w http.ResponseWriter, r *http.Request, c jobs.Caller
 	return nil
 }
 
-
 func (s *Server) runJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
 	run, err := s.jobs.RunNow(r.Context(), c, r.PathValue("id"))
 	if err != nil {
@@ -152,8 +150,6 @@ func (s *Server) runJob(w http.ResponseWriter, r *http.Request, c jobs.Caller) e
 	writeJSON(w, http.StatusAccepted, run)
 	return nil
 }
-
-
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, c jobs.Caller) error {
 	cursor, limit, err := page(r)
