@@ -51,6 +51,7 @@ unit:
 FUZZ_TARGETS := \
 	./pkg/schedule:FuzzParse \
 	./pkg/schedule:FuzzToEventBridge \
+	./pkg/schedule:FuzzParseMatchesRobfig \
 	./pkg/fleetcron:FuzzJobValidate
 
 fuzz:

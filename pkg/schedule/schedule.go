@@ -71,7 +71,11 @@ var fields = [5]field{
 }
 
 // LoadLocation resolves a time zone name; "" is UTC. "Local" is refused: a
-// schedule must mean the same instants on every machine.
+// schedule must mean the same instants on every machine. So are names not
+// shaped like IANA names and the system zone files that are no IANA zone
+// ("localtime", "posixrules", "Factory", "posix/…", "right/…"; see zoneName).
+// The package embeds the zone database (time/tzdata) for machines without
+// one, such as the provided.al2023 Lambda runtime.
 func LoadLocation(tz string) (*time.Location, error) {
 	switch tz {
 	case "", "UTC":
@@ -79,7 +83,7 @@ func LoadLocation(tz string) (*time.Location, error) {
 	case "Local":
 		return nil, &Error{Field: "timezone", Reason: `"Local" is not allowed: name an IANA time zone such as "Europe/Berlin"`}
 	}
-	if len(tz) > maxTimeZoneLen || strings.ContainsAny(tz, " \t\r\n") {
+	if len(tz) > maxTimeZoneLen || !zoneName(tz) {
 		return nil, &Error{Field: "timezone", Reason: fmt.Sprintf("unknown time zone %q", tz)}
 	}
 	loc, err := time.LoadLocation(tz)
@@ -88,6 +92,30 @@ func LoadLocation(tz string) (*time.Location, error) {
 			Err: fmt.Errorf("load time zone %q: %w", tz, err)}
 	}
 	return loc, nil
+}
+
+// zoneName reports whether tz is shaped like an IANA time zone name
+// ("Europe/Berlin", "America/Argentina/ComodRivadavia", "Etc/GMT+5",
+// "EST5EDT"): components of ASCII letters, digits, "_", "-" and "+" joined
+// by single slashes, starting with a letter. It also refuses the files of
+// the system zone directory that are not zones of the IANA database —
+// "localtime" (the machine's own zone: "Local" under another name),
+// "posixrules" (a copy of some zone, host-dependent), "Factory", and the
+// "posix/" and "right/" trees (duplicates; right/ counts leap seconds) —
+// so that the names accepted do not depend on the machine, and are names
+// EventBridge Scheduler knows.
+func zoneName(tz string) bool {
+	switch first, _, _ := strings.Cut(tz, "/"); first {
+	case "localtime", "posixrules", "Factory", "posix", "right":
+		return false
+	}
+	for _, part := range strings.Split(tz, "/") {
+		if part == "" || strings.TrimLeft(part, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+") != "" {
+			return false
+		}
+	}
+	c := tz[0]
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
 }
 
 // Parse validates a schedule expression in an IANA time zone ("" is UTC).
