@@ -23,8 +23,7 @@ func (st *Store) PutAgent(ctx context.Context, a *fleetcron.Agent) error {
 	if err != nil {
 		return fmt.Errorf("dynamodb: put agent %s: %w", a.ID, err)
 	}
-	item[AttrPK], item[AttrSK] = s("AGENT#"+a.ID), s("AGENT")
-	item[AttrKindPK], item[AttrKindSK] = s("AGENT"), s(a.ID)
+	item[AttrPK], item[AttrSK] = s(agentsPK), s(a.ID)
 	item["seen_ms"] = n(ms(a.SeenAt))
 	if !a.ExpiresAt.IsZero() {
 		item[AttrTTL] = n(a.ExpiresAt.Unix())
@@ -38,7 +37,7 @@ func (st *Store) PutAgent(ctx context.Context, a *fleetcron.Agent) error {
 // ListAgents returns the agents seen at or after since.
 func (st *Store) ListAgents(ctx context.Context, since time.Time) ([]fleetcron.Agent, error) {
 	var out []fleetcron.Agent
-	err := st.queryKind(ctx, "AGENT", "#seen >= :since", map[string]string{"#seen": "seen_ms"},
+	err := st.queryAll(ctx, agentsPK, "#seen >= :since", map[string]string{"#seen": "seen_ms"},
 		map[string]types.AttributeValue{":since": n(ms(since))}, func(item map[string]types.AttributeValue) error {
 			var a fleetcron.Agent
 			if err := unmarshal(item, &a); err != nil {
@@ -53,17 +52,25 @@ func (st *Store) ListAgents(ctx context.Context, since time.Time) ([]fleetcron.A
 	return out, nil
 }
 
-// queryKind reads every item of a kind through the kind index.
-func (st *Store) queryKind(ctx context.Context, kind, filter string, names map[string]string,
+// Agents and tokens each live in one partition of the table, outside the
+// indexes: an agent's heartbeat, every 30 s on every instance, costs one
+// write unit instead of two, and listing them is a consistent Query.
+const (
+	agentsPK = "AGENTS"
+	tokensPK = "TOKENS"
+)
+
+// queryAll reads every item of a partition, consistently.
+func (st *Store) queryAll(ctx context.Context, pk, filter string, names map[string]string,
 	vals map[string]types.AttributeValue, each func(map[string]types.AttributeValue) error) error {
 	ctx, cancel := st.ctx(ctx)
 	defer cancel()
 	if vals == nil {
 		vals = map[string]types.AttributeValue{}
 	}
-	vals[":kind"] = s(kind)
-	in := &ddb.QueryInput{TableName: &st.table, IndexName: aws.String(IndexKind),
-		KeyConditionExpression: aws.String("kpk = :kind"), ExpressionAttributeValues: vals}
+	vals[":pk"] = s(pk)
+	in := &ddb.QueryInput{TableName: &st.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("pk = :pk"), ExpressionAttributeValues: vals}
 	if filter != "" {
 		in.FilterExpression, in.ExpressionAttributeNames = aws.String(filter), names
 	}

@@ -20,15 +20,19 @@ type metered struct {
 	mu     sync.Mutex
 	wcu    float64
 	writes int
+	each   []float64
 }
 
 func (m *metered) add(c *types.ConsumedCapacity) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writes++
+	u := 0.0
 	if c != nil && c.CapacityUnits != nil {
-		m.wcu += *c.CapacityUnits
+		u = *c.CapacityUnits
 	}
+	m.wcu += u
+	m.each = append(m.each, u)
 }
 
 func (m *metered) PutItem(ctx context.Context, in *ddb.PutItemInput, o ...func(*ddb.Options)) (*ddb.PutItemOutput, error) {
@@ -67,7 +71,7 @@ func TestWriteUnitsPerRun(t *testing.T) {
 	if err := st.CreateJob(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	m.wcu, m.writes = 0, 0
+	m.wcu, m.writes, m.each = 0, 0, nil
 
 	at := now.Truncate(time.Hour)
 	r := &fleetcron.Run{ID: fleetcron.RunID(j.ID, at), JobID: j.ID, ScheduledAt: at, FiredAt: now, Trigger: fleetcron.TriggerSchedule,
@@ -95,11 +99,24 @@ func TestWriteUnitsPerRun(t *testing.T) {
 	g.LastRunAt, g.LastRunID, g.LastRunState = done.ScheduledAt, done.ID, done.State
 	must(st.UpdateJob(ctx, g))
 
-	t.Logf("one run with one heartbeat: %d writes, %.1f WCU", m.writes, m.wcu)
+	t.Logf("one run with one heartbeat: %d writes, %.1f WCU (lock, enqueued, claim, heartbeat, completion, job: %v)",
+		m.writes, m.wcu, m.each)
 	if m.writes != 6 {
 		t.Fatalf("writes = %d, want 6", m.writes)
 	}
 	if m.wcu > 10 {
 		t.Fatalf("a small run costs %.1f WCU, more than 10", m.wcu)
+	}
+
+	// An agent's heartbeat record, written every 30 s by every agent.
+	m.wcu, m.writes, m.each = 0, 0, nil
+	a := &fleetcron.Agent{ID: "i-0abc/1", InstanceID: "i-0abc", Hostname: "ip-10-0-0-1", Pools: []string{"default"}, Slots: 4,
+		State: "polling", StartedAt: now, SeenAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	must(st.PutAgent(ctx, a))
+	a.SeenAt = now.Add(30 * time.Second)
+	must(st.PutAgent(ctx, a))
+	t.Logf("agent heartbeats: %v WCU", m.each)
+	if m.wcu != 2 {
+		t.Fatalf("two heartbeats cost %.1f WCU, want 2", m.wcu)
 	}
 }

@@ -84,8 +84,36 @@ func TestContractUnderFaults(t *testing.T) {
 	t.Run("AgentStore", func(t *testing.T) {
 		fleetcrontest.TestAgentStore(t, func(t *testing.T) fleetcron.AgentStore { return newStoreVia(t, ep, proxy.URL) })
 	})
+	t.Run("TokenStore", func(t *testing.T) {
+		fleetcrontest.TestTokenStore(t, func(t *testing.T) fleetcron.TokenStore { return newStoreVia(t, ep, proxy.URL) })
+	})
 	if proxy.Faults() == 0 {
 		t.Fatal("no fault injected: the test proves nothing")
 	}
 	t.Log("fault proxy:", proxy.Report())
+}
+
+// Every write is applied and its first answer lost: each store operation
+// must recognise its own write on the retry (or be idempotent), and still
+// refuse a duplicate from anyone else. Runs on DynamoDB Local, which, like
+// AWS, honours the client request token of a transaction.
+func TestContractEveryFirstAnswerLost(t *testing.T) {
+	ep := emulator.DynamoDBLocal(t)
+	proxy := emulator.LoseFirstAnswers(t, ep, emulator.DynamoDBWrite)
+	t.Run("JobStore", func(t *testing.T) {
+		fleetcrontest.TestJobStore(t, func(t *testing.T) fleetcron.JobStore { return newStoreVia(t, ep, proxy.URL) })
+	})
+	t.Run("RunStore", func(t *testing.T) {
+		fleetcrontest.TestRunStore(t, func(t *testing.T) fleetcron.RunStore { return newStoreVia(t, ep, proxy.URL) })
+	})
+	t.Run("AgentStore", func(t *testing.T) {
+		fleetcrontest.TestAgentStore(t, func(t *testing.T) fleetcron.AgentStore { return newStoreVia(t, ep, proxy.URL) })
+	})
+	t.Run("TokenStore", func(t *testing.T) {
+		fleetcrontest.TestTokenStore(t, func(t *testing.T) fleetcron.TokenStore { return newStoreVia(t, ep, proxy.URL) })
+	})
+	if proxy.Lost() == 0 {
+		t.Fatal("no answer lost: the test proves nothing")
+	}
+	t.Logf("%d write answers lost", proxy.Lost())
 }

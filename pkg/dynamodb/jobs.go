@@ -24,6 +24,7 @@ func jobItem(j *fleetcron.Job) (map[string]types.AttributeValue, error) {
 	item[AttrPK], item[AttrSK] = s(jobPK(j.ID)), s(jobSK)
 	item[AttrKindPK], item[AttrKindSK] = s("JOB"), s(order)
 	item[AttrOwnerPK], item[AttrOwnerSK] = s("OWNER#"+j.Owner), s(order)
+	stampWriteID(item)
 	return item, nil
 }
 
@@ -35,11 +36,12 @@ func (st *Store) CreateJob(ctx context.Context, j *fleetcron.Job) error {
 	if err != nil {
 		return fmt.Errorf("dynamodb: create job %s: %w", j.ID, err)
 	}
+	var a attempts
 	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
 		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
 	if failed, old := conditionFailed(err); failed {
-		if sameItem(old, item) {
+		if a.retried() && ownPut(old, item) {
 			return nil // our own create, answered late
 		}
 		return fmt.Errorf("dynamodb: create job %s: %w", j.ID, fleetcron.ErrConflict)
@@ -78,15 +80,16 @@ func (st *Store) UpdateJob(ctx context.Context, j *fleetcron.Job) error {
 	if err != nil {
 		return fmt.Errorf("dynamodb: update job %s: %w", j.ID, err)
 	}
+	var a attempts
 	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
 		ConditionExpression:                 aws.String("attribute_exists(pk) AND version = :v"),
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":v": n(j.Version)},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
 	if failed, old := conditionFailed(err); failed {
 		if old == nil {
 			return fmt.Errorf("dynamodb: update job %s: %w", j.ID, fleetcron.ErrNotFound)
 		}
-		if sameItem(old, item) {
+		if a.retried() && ownPut(old, item) {
 			j.Version = next.Version // our own update, answered late
 			return nil
 		}

@@ -93,7 +93,9 @@ const (
 // ownWrite tells, from the item as it was when a condition failed, whether
 // it already holds this very write: a retried request whose first attempt
 // succeeded but whose answer was lost (a reset, a 5xx) fails its condition
-// on the retry, and must not be reported as lost.
+// on the retry, and must not be reported as lost. It is asked only when the
+// SDK did retry (see attempts): it compares the fields the write sets, so an
+// unrelated write in between (a cancel request) does not hide ours.
 type ownWrite func(old *fleetcron.Run) bool
 
 // updateRun runs one conditional update and returns the new run.
@@ -105,14 +107,15 @@ func (st *Store) updateRun(ctx context.Context, op, id string, e *expr, cond str
 		return nil, fmt.Errorf("dynamodb: %s run: %w", op, err)
 	}
 	cond = "attribute_exists(pk) AND (" + cond + ")"
+	var a attempts
 	out, err := st.api.UpdateItem(ctx, &ddb.UpdateItemInput{TableName: &st.table, Key: k,
 		UpdateExpression: e.update(), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: e.names, ExpressionAttributeValues: e.vals,
 		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
 	if failed, old := conditionFailed(err); failed {
 		var prev fleetcron.Run
-		if old != nil && mine != nil && unmarshal(old, &prev) == nil && mine(&prev) {
+		if old != nil && mine != nil && a.retried() && unmarshal(old, &prev) == nil && mine(&prev) {
 			return &prev, nil
 		}
 		switch {
@@ -149,11 +152,13 @@ func (st *Store) CreateRun(ctx context.Context, r *fleetcron.Run) error {
 	if !r.ExpiresAt.IsZero() {
 		item[AttrTTL] = n(r.ExpiresAt.Unix())
 	}
+	stampWriteID(item)
+	var a attempts
 	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
 		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
 	if failed, old := conditionFailed(err); failed {
-		if sameItem(old, item) {
+		if a.retried() && ownPut(old, item) {
 			return nil // our own lock, answered late
 		}
 		return fmt.Errorf("dynamodb: lock run %s: %w", r.ID, fleetcron.ErrConflict)
@@ -346,6 +351,8 @@ func (st *Store) RequestCancel(ctx context.Context, runID, reason string) error 
 	e := newExpr()
 	cond := fmt.Sprintf("%s IN (%s, %s)", e.n("state"), e.v(s(string(fleetcron.RunQueued))), e.v(s(string(fleetcron.RunRunning))))
 	e.set("cancel_requested", s(reason))
-	_, err := st.updateRun(ctx, "cancel", runID, e, cond, asConflict, nil)
+	_, err := st.updateRun(ctx, "cancel", runID, e, cond, asConflict, func(old *fleetcron.Run) bool {
+		return old.CancelRequest == reason // set by our first attempt, then the run ended
+	})
 	return err
 }

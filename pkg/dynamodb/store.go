@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
 )
@@ -36,6 +38,10 @@ const (
 	attrLeaseExpMS   = "lease_exp_ms"
 	attrSendLeaseMS  = "send_lease_ms"
 	attrAttemptsLeft = "attempts_left"
+	// attrWriteID is a random id each put (a create, a job replace) stores,
+	// so that a retried put recognises its own item exactly, even when
+	// another writer's payload was identical.
+	attrWriteID = "wid"
 )
 
 // API is the part of the DynamoDB client the store calls.
@@ -43,8 +49,8 @@ type API interface {
 	GetItem(ctx context.Context, in *ddb.GetItemInput, opts ...func(*ddb.Options)) (*ddb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *ddb.PutItemInput, opts ...func(*ddb.Options)) (*ddb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *ddb.UpdateItemInput, opts ...func(*ddb.Options)) (*ddb.UpdateItemOutput, error)
-	DeleteItem(ctx context.Context, in *ddb.DeleteItemInput, opts ...func(*ddb.Options)) (*ddb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *ddb.QueryInput, opts ...func(*ddb.Options)) (*ddb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *ddb.TransactWriteItemsInput, opts ...func(*ddb.Options)) (*ddb.TransactWriteItemsOutput, error)
 }
 
 // Store is the DynamoDB store.
@@ -104,10 +110,37 @@ func conditionFailed(err error) (bool, map[string]types.AttributeValue) {
 	return false, nil
 }
 
-// sameItem reports whether a stored item is exactly the one a put wrote.
-func sameItem(stored, written map[string]types.AttributeValue) bool {
-	return stored != nil && reflect.DeepEqual(stored, written)
+// stampWriteID gives an item about to be put a fresh write id.
+func stampWriteID(item map[string]types.AttributeValue) {
+	item[attrWriteID] = s(fleetcron.NewID())
 }
+
+// ownPut reports whether a stored item carries the write id of a put.
+func ownPut(stored, written map[string]types.AttributeValue) bool {
+	return stored != nil && reflect.DeepEqual(stored[attrWriteID], written[attrWriteID])
+}
+
+// attempts counts the HTTP attempts of one call: the SDK's retryer resends a
+// request whose answer was lost (a reset, a 5xx, throttling) although the
+// first attempt may have been applied. A conditional write that fails its
+// condition on a retry may therefore be failing on its own earlier success;
+// only then does the store look at the old item to recognise its own write
+// (a first attempt that fails its condition is never taken for our own).
+type attempts struct{ n atomic.Int32 }
+
+// option adds a step after the retry middleware, which runs once per attempt.
+func (a *attempts) option(o *ddb.Options) {
+	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("fleetcronCountAttempts",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				a.n.Add(1)
+				return next.HandleFinalize(ctx, in)
+			}), "Retry", middleware.After)
+	})
+}
+
+// retried reports whether the call was sent more than once.
+func (a *attempts) retried() bool { return a.n.Load() > 1 }
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {

@@ -2,6 +2,7 @@ package dynamodb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,7 +12,7 @@ import (
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
 )
 
-func tokenKey(id string) map[string]types.AttributeValue { return key("TOKEN#"+id, "TOKEN") }
+func tokenKey(id string) map[string]types.AttributeValue { return key(tokensPK, id) }
 
 // CreateToken stores a token record (its secret's hash only).
 func (st *Store) CreateToken(ctx context.Context, t *fleetcron.Token) error {
@@ -24,10 +25,15 @@ func (st *Store) CreateToken(ctx context.Context, t *fleetcron.Token) error {
 	for k, v := range tokenKey(t.ID) {
 		item[k] = v
 	}
-	item[AttrKindPK], item[AttrKindSK] = s("TOKEN"), s(t.ID)
+	stampWriteID(item)
+	var a attempts
 	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if failed, _ := conditionFailed(err); failed {
+		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
+	if failed, old := conditionFailed(err); failed {
+		if a.retried() && ownPut(old, item) {
+			return nil // our own create, answered late
+		}
 		return fmt.Errorf("dynamodb: create token %s: %w", t.ID, fleetcron.ErrConflict)
 	}
 	if err != nil {
@@ -57,7 +63,7 @@ func (st *Store) GetToken(ctx context.Context, id string) (*fleetcron.Token, err
 // ListTokens returns every token record.
 func (st *Store) ListTokens(ctx context.Context) ([]fleetcron.Token, error) {
 	var out []fleetcron.Token
-	err := st.queryKind(ctx, "TOKEN", "", nil, nil, func(item map[string]types.AttributeValue) error {
+	err := st.queryAll(ctx, tokensPK, "", nil, nil, func(item map[string]types.AttributeValue) error {
 		var t fleetcron.Token
 		if err := unmarshal(item, &t); err != nil {
 			return err
@@ -71,13 +77,21 @@ func (st *Store) ListTokens(ctx context.Context) ([]fleetcron.Token, error) {
 	return out, nil
 }
 
-// DeleteToken removes a token record. ErrNotFound.
+// DeleteToken removes a token record. ErrNotFound. The delete is a
+// one-item transaction for its client request token: DynamoDB answers a
+// retry of a delete that was applied (its answer lost) with success instead
+// of a failed condition, so a retried delete is never reported as not found.
+// Token deletes are rare; the transaction's double write cost does not matter.
 func (st *Store) DeleteToken(ctx context.Context, id string) error {
 	ctx, cancel := st.ctx(ctx)
 	defer cancel()
-	_, err := st.api.DeleteItem(ctx, &ddb.DeleteItemInput{TableName: &st.table, Key: tokenKey(id),
-		ConditionExpression: aws.String("attribute_exists(pk)")})
-	if failed, _ := conditionFailed(err); failed {
+	_, err := st.api.TransactWriteItems(ctx, &ddb.TransactWriteItemsInput{
+		ClientRequestToken: aws.String(fleetcron.NewID()),
+		TransactItems: []types.TransactWriteItem{{Delete: &types.Delete{TableName: &st.table, Key: tokenKey(id),
+			ConditionExpression: aws.String("attribute_exists(pk)")}}}})
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) && len(tc.CancellationReasons) > 0 &&
+		aws.ToString(tc.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
 		return fmt.Errorf("dynamodb: delete token %s: %w", id, fleetcron.ErrNotFound)
 	}
 	if err != nil {

@@ -2,7 +2,9 @@
 // and run output under content-addressed keys (<prefix><sha256>), uploaded
 // with the SHA256 checksum algorithm so S3 rejects a corrupted upload.
 // Readers verify the hash of what they download themselves (package
-// blobcache): what runs is what was uploaded, whatever the store returns.
+// blobcache): what runs is what was uploaded, whatever the store returns;
+// the reader GetBlob returns checks it too, failing at the end of a body
+// that does not match (the emulators do not check upload checksums).
 package s3
 
 import (
@@ -13,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"regexp"
 	"time"
@@ -26,6 +29,13 @@ import (
 
 // DefaultPrefix is where blobs live in the bucket.
 const DefaultPrefix = "blobs/"
+
+// Deadlines of the calls: a put (its HEAD and upload), and a get (the
+// download of the body included).
+const (
+	DefaultPutTimeout = 5 * time.Minute
+	DefaultGetTimeout = 10 * time.Minute
+)
 
 // API is the part of the S3 client the store calls.
 type API interface {
@@ -62,7 +72,7 @@ func (b *Blobs) PutBlob(ctx context.Context, sum string, data []byte) error {
 	if !sumRe.MatchString(sum) || hex.EncodeToString(raw[:]) != sum {
 		return fmt.Errorf("s3: put blob %.16s: %w", sum, fleetcron.ErrHashMismatch)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, DefaultPutTimeout)
 	defer cancel()
 	key := b.Key(sum)
 	if _, err := b.api.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &b.bucket, Key: &key}); err == nil {
@@ -77,19 +87,50 @@ func (b *Blobs) PutBlob(ctx context.Context, sum string, data []byte) error {
 	return nil
 }
 
-// GetBlob opens a blob. ErrNotFound.
+// GetBlob opens a blob. ErrNotFound. The reader checks the sha256 of what
+// it read: at the end of a body that does not hash to sum it returns
+// ErrHashMismatch instead of io.EOF (readers still verify on their side).
+// The download must end within DefaultGetTimeout of the call.
 func (b *Blobs) GetBlob(ctx context.Context, sum string) (io.ReadCloser, error) {
 	if !sumRe.MatchString(sum) {
 		return nil, fmt.Errorf("s3: get blob %q: %w", sum, fleetcron.ErrNotFound)
 	}
 	key := b.Key(sum)
+	ctx, cancel := context.WithTimeout(ctx, DefaultGetTimeout)
 	out, err := b.api.GetObject(ctx, &awss3.GetObjectInput{Bucket: &b.bucket, Key: &key})
 	var nsk *types.NoSuchKey
 	if errors.As(err, &nsk) {
+		cancel()
 		return nil, fmt.Errorf("s3: get blob %s: %w", sum, fleetcron.ErrNotFound)
 	}
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("s3: get blob %s: %w", sum, err)
 	}
-	return out.Body, nil
+	return &verified{body: out.Body, sum: sum, h: sha256.New(), cancel: cancel}, nil
+}
+
+// verified hashes a blob's body as it is read and refuses its end if the
+// hash is not the blob's name.
+type verified struct {
+	body   io.ReadCloser
+	sum    string
+	h      hash.Hash
+	cancel context.CancelFunc
+}
+
+func (v *verified) Read(p []byte) (int, error) {
+	n, err := v.body.Read(p)
+	v.h.Write(p[:n])
+	if err == io.EOF {
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.sum {
+			return n, fmt.Errorf("s3: blob %s came back with sha256 %s: %w", v.sum, got, fleetcron.ErrHashMismatch)
+		}
+	}
+	return n, err
+}
+
+func (v *verified) Close() error {
+	defer v.cancel()
+	return v.body.Close()
 }

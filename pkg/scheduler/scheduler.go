@@ -79,6 +79,11 @@ func notFound(err error) bool {
 	return errors.As(err, &nf)
 }
 
+func conflict(err error) bool {
+	var c *types.ConflictException
+	return errors.As(err, &c)
+}
+
 // PutSchedule creates or replaces the schedules of a job.
 func (s *Schedules) PutSchedule(ctx context.Context, j *fleetcron.Job) error {
 	exprs, err := schedule.ToEventBridge(j.Schedule, j.TimeZone)
@@ -109,14 +114,21 @@ func (s *Schedules) PutSchedule(ctx context.Context, j *fleetcron.Job) error {
 		if e.TimeZone != "" {
 			tz = aws.String(e.TimeZone)
 		}
-		desc := aws.String(fmt.Sprintf("fleetcron job %s: %s", j.ID, j.Schedule))
-		_, err := s.api.UpdateSchedule(ctx, &awssched.UpdateScheduleInput{Name: aws.String(name(j.ID, suffix)),
-			GroupName: aws.String(s.cfg.Group), ScheduleExpression: aws.String(e.Expression), ScheduleExpressionTimezone: tz,
-			FlexibleTimeWindow: window, Target: target, State: state, Description: desc})
+		in := &awssched.UpdateScheduleInput{Name: aws.String(name(j.ID, suffix)), GroupName: aws.String(s.cfg.Group),
+			ScheduleExpression: aws.String(e.Expression), ScheduleExpressionTimezone: tz,
+			FlexibleTimeWindow: window, Target: target, State: state,
+			Description: aws.String(fmt.Sprintf("fleetcron job %s: %s", j.ID, j.Schedule))}
+		_, err := s.api.UpdateSchedule(ctx, in)
 		if notFound(err) {
-			_, err = s.api.CreateSchedule(ctx, &awssched.CreateScheduleInput{Name: aws.String(name(j.ID, suffix)),
-				GroupName: aws.String(s.cfg.Group), ScheduleExpression: aws.String(e.Expression), ScheduleExpressionTimezone: tz,
-				FlexibleTimeWindow: window, Target: target, State: state, Description: desc})
+			_, err = s.api.CreateSchedule(ctx, &awssched.CreateScheduleInput{Name: in.Name, GroupName: in.GroupName,
+				ScheduleExpression: in.ScheduleExpression, ScheduleExpressionTimezone: in.ScheduleExpressionTimezone,
+				FlexibleTimeWindow: in.FlexibleTimeWindow, Target: in.Target, State: in.State, Description: in.Description})
+			if conflict(err) {
+				// Created meanwhile: by a concurrent put, or by our own
+				// create whose answer was lost and which the SDK retried.
+				// Replace it with what this put asks for.
+				_, err = s.api.UpdateSchedule(ctx, in)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("scheduler: put schedule %s: %w", name(j.ID, suffix), err)

@@ -14,6 +14,7 @@ import (
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
 	"github.com/fleetcron/fleetcron/pkg/fleetcron/fleetcrontest"
 	"github.com/fleetcron/fleetcron/pkg/internal/emulator"
+	"github.com/fleetcron/fleetcron/pkg/internal/faultproxy"
 	"github.com/fleetcron/fleetcron/pkg/scheduler"
 )
 
@@ -26,13 +27,19 @@ var cfg = scheduler.Config{
 }
 
 func newSchedules(t *testing.T) *scheduler.Schedules {
-	client := awssched.NewFromConfig(emulator.Config(emulator.Moto(t)))
+	return newSchedulesVia(t, emulator.Moto(t))
+}
+
+// newSchedulesVia creates a schedule group on moto and returns the adapter
+// on it, calling Scheduler through via (a fault proxy, or moto itself).
+func newSchedulesVia(t *testing.T, via string) *scheduler.Schedules {
+	admin := awssched.NewFromConfig(emulator.Config(emulator.Moto(t)))
 	c := cfg
 	c.Group = "fleetcron-" + fleetcron.NewID()[:8]
-	if _, err := client.CreateScheduleGroup(context.Background(), &awssched.CreateScheduleGroupInput{Name: aws.String(c.Group)}); err != nil {
+	if _, err := admin.CreateScheduleGroup(context.Background(), &awssched.CreateScheduleGroupInput{Name: aws.String(c.Group)}); err != nil {
 		t.Fatal(err)
 	}
-	return scheduler.New(client, c)
+	return scheduler.New(awssched.NewFromConfig(emulator.Config(via)), c)
 }
 
 func TestContract(t *testing.T) {
@@ -40,6 +47,36 @@ func TestContract(t *testing.T) {
 		s := newSchedules(t)
 		return s, s
 	})
+}
+
+// The suite behind a proxy that fails a tenth of the requests, before or
+// after they reach the emulator: a create answered late and retried meets
+// its own schedule (ConflictException) and becomes an update.
+func TestContractUnderFaults(t *testing.T) {
+	proxy := faultproxy.Start(t, emulator.Moto(t), 0.10, true, 2026)
+	fleetcrontest.TestScheduler(t, func(t *testing.T) (fleetcron.Scheduler, fleetcron.ScheduleReader) {
+		s := newSchedulesVia(t, proxy.URL)
+		return s, s
+	})
+	if proxy.Faults() == 0 {
+		t.Fatal("no fault injected: the test proves nothing")
+	}
+	t.Log("fault proxy:", proxy.Report())
+}
+
+// Every create, update and delete is applied and its first answer lost:
+// the retried create meets its own schedule, the retried delete finds none,
+// and the suite still passes.
+func TestContractEveryFirstAnswerLost(t *testing.T) {
+	proxy := emulator.LoseFirstAnswers(t, emulator.Moto(t), emulator.RESTWrite)
+	fleetcrontest.TestScheduler(t, func(t *testing.T) (fleetcron.Scheduler, fleetcron.ScheduleReader) {
+		s := newSchedulesVia(t, proxy.URL)
+		return s, s
+	})
+	if proxy.Lost() == 0 {
+		t.Fatal("no answer lost: the test proves nothing")
+	}
+	t.Logf("%d write answers lost", proxy.Lost())
 }
 
 // What Scheduler stores is what the job asked for.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,9 +37,29 @@ type API interface {
 }
 
 // Queue is the SQS queues of a deployment.
+//
+// A standard queue delivers at least once: now and then a message comes
+// twice, and moto's unlocked ReceiveMessage hands one message to two
+// concurrent receivers. A Queue therefore remembers the messages it handed
+// out that are in flight (neither deleted nor released, their visibility
+// not lapsed) and does not hand one out again; the second delivery's
+// receipt handle, the newest, is the one its Delete and ChangeVisibility
+// then use (SQS ignores a delete by an older handle of a message received
+// twice). Across processes, the agents' fenced claims absorb duplicates.
 type Queue struct {
 	api  API
 	urls map[string]string
+
+	mu       sync.Mutex
+	inflight map[string]*flight // by message id
+	receipts map[string]string  // receipt handed out → message id
+}
+
+// flight is a message handed out by this Queue.
+type flight struct {
+	handed  string    // the receipt handle handed out with it
+	receipt string    // the newest receipt handle SQS gave for it
+	until   time.Time // its visibility, counted from before the call (never later than SQS's)
 }
 
 var _ fleetcron.Queue = (*Queue)(nil)
@@ -46,7 +67,62 @@ var _ fleetcron.Queue = (*Queue)(nil)
 // New returns a queue over the given pool → queue URL map, which should
 // also map fleetcron.DeadLetterPool(pool) to each pool's DLQ URL.
 func New(api API, urls map[string]string) *Queue {
-	return &Queue{api: api, urls: urls}
+	return &Queue{api: api, urls: urls, inflight: map[string]*flight{}, receipts: map[string]string{}}
+}
+
+// admit records a message a receive sent at sent got at got, and reports
+// whether to hand it out: not if it is in flight from an earlier delivery,
+// whose receipt handle it replaces. A message counts as in flight only if
+// even the answer came before its lapse (SQS picked it somewhere between
+// sent and got; the lapse is counted from before the earlier receive, so
+// never later than SQS's): a long poll that began before the lapse and
+// returns the message after it is a redelivery, and is handed out.
+func (q *Queue) admit(id, receipt string, sent, got time.Time, visibility time.Duration) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for mid, f := range q.inflight { // forget lapsed messages
+		if !got.Before(f.until) {
+			q.forget(mid)
+		}
+	}
+	if f, ok := q.inflight[id]; ok {
+		f.receipt = receipt
+		f.until = sent.Add(visibility)
+		return false
+	}
+	if visibility > 0 {
+		q.inflight[id] = &flight{handed: receipt, receipt: receipt, until: sent.Add(visibility)}
+		q.receipts[receipt] = id
+	}
+	return true
+}
+
+// forget drops a message from the in-flight set; q.mu is held.
+func (q *Queue) forget(id string) {
+	if f, ok := q.inflight[id]; ok {
+		delete(q.receipts, f.handed)
+		delete(q.inflight, id)
+	}
+}
+
+// current returns the newest receipt handle of the message a handed-out
+// receipt belongs to (the receipt itself if unknown); with done it forgets
+// the message, and with a visibility it moves its lapse.
+func (q *Queue) current(receipt string, sent time.Time, visibility time.Duration, done bool) string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	id, ok := q.receipts[receipt]
+	if !ok {
+		return receipt
+	}
+	f := q.inflight[id]
+	newest := f.receipt
+	if done || visibility <= 0 {
+		q.forget(id)
+	} else {
+		f.until = sent.Add(visibility)
+	}
+	return newest
 }
 
 func (q *Queue) url(pool string) (string, error) {
@@ -101,17 +177,23 @@ func (q *Queue) Receive(ctx context.Context, pool string, max int, visibility, w
 		max = MaxBatch
 	}
 	w := seconds(wait, MaxWait)
+	vis := seconds(visibility, MaxVisibility)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(w)*time.Second+15*time.Second)
 	defer cancel()
+	sent := time.Now()
 	out, err := q.api.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: &u, MaxNumberOfMessages: int32(max),
-		VisibilityTimeout: seconds(visibility, MaxVisibility), WaitTimeSeconds: w,
+		VisibilityTimeout: vis, WaitTimeSeconds: w,
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount}})
 	if err != nil {
 		return nil, fmt.Errorf("sqs: receive from pool %s: %w", pool, err)
 	}
+	got := time.Now()
 	ds := make([]fleetcron.Delivery, 0, len(out.Messages))
 	for _, msg := range out.Messages {
 		d := fleetcron.Delivery{MessageID: aws.ToString(msg.MessageId), Receipt: aws.ToString(msg.ReceiptHandle)}
+		if !q.admit(d.MessageID, d.Receipt, sent, got, time.Duration(vis)*time.Second) {
+			continue // a second delivery of a message in flight here
+		}
 		if err := json.Unmarshal([]byte(aws.ToString(msg.Body)), &d.Message); err != nil {
 			// A body that is not ours: deliver it with what we know, so
 			// the worker drops it as an unknown run instead of looping.
@@ -131,8 +213,10 @@ func (q *Queue) ChangeVisibility(ctx context.Context, pool, receipt string, visi
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	vis := seconds(visibility, MaxVisibility)
+	receipt = q.current(receipt, time.Now(), time.Duration(vis)*time.Second, false)
 	_, err = q.api.ChangeMessageVisibility(ctx, &awssqs.ChangeMessageVisibilityInput{QueueUrl: &u,
-		ReceiptHandle: &receipt, VisibilityTimeout: seconds(visibility, MaxVisibility)})
+		ReceiptHandle: &receipt, VisibilityTimeout: vis})
 	if err != nil {
 		return fmt.Errorf("sqs: change visibility in pool %s: %w", pool, err)
 	}
@@ -147,6 +231,7 @@ func (q *Queue) Delete(ctx context.Context, pool, receipt string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	receipt = q.current(receipt, time.Now(), 0, true)
 	if _, err := q.api.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: &u, ReceiptHandle: &receipt}); err != nil {
 		return fmt.Errorf("sqs: delete from pool %s: %w", pool, err)
 	}

@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -36,6 +38,7 @@ const MotoVersion = "5.2.1"
 var (
 	mu       sync.Mutex
 	started  []*exec.Cmd
+	resetFor = map[string]bool{} // tests that reset moto already
 	moto     = &server{name: "moto_server"}
 	dynamodb = &server{name: "DynamoDB Local"}
 )
@@ -44,6 +47,7 @@ type server struct {
 	name     string
 	once     sync.Once
 	endpoint string
+	external bool // named by the environment: shared, never reset
 	err      error
 }
 
@@ -68,12 +72,17 @@ func Stop() {
 	started = nil
 }
 
-// Moto returns the endpoint of a moto_server, reset to empty for this test.
+// Moto returns the endpoint of a moto_server, reset to empty on the first
+// call of each test (and subtest): tests using moto must not run in
+// parallel. An emulator named by FLEETCRON_TEST_AWS_ENDPOINT is shared (by
+// the test binaries go test runs at once, or it is a LocalStack) and never
+// reset: tests on it keep apart by fresh resource names.
 func Moto(t testing.TB) string {
 	t.Helper()
 	moto.once.Do(func() {
 		if ep := os.Getenv("FLEETCRON_TEST_AWS_ENDPOINT"); ep != "" {
-			moto.endpoint = ep
+			moto.endpoint, moto.err = emulatorEndpoint("FLEETCRON_TEST_AWS_ENDPOINT", ep)
+			moto.external = true
 			return
 		}
 		bin, err := motoServer()
@@ -88,11 +97,25 @@ func Moto(t testing.TB) string {
 	if moto.err != nil {
 		t.Fatalf("moto_server: %v", moto.err)
 	}
-	resp, err := http.Post(moto.endpoint+"/moto-api/reset", "application/json", nil)
-	if err != nil {
-		t.Fatalf("reset moto at %s: %v", moto.endpoint, err)
+	if moto.external {
+		return moto.endpoint
 	}
-	resp.Body.Close()
+	mu.Lock()
+	first := !resetFor[t.Name()]
+	resetFor[t.Name()] = true
+	mu.Unlock()
+	if first {
+		t.Cleanup(func() {
+			mu.Lock()
+			delete(resetFor, t.Name())
+			mu.Unlock()
+		})
+		resp, err := http.Post(moto.endpoint+"/moto-api/reset", "application/json", nil)
+		if err != nil {
+			t.Fatalf("reset moto at %s: %v", moto.endpoint, err)
+		}
+		resp.Body.Close()
+	}
 	return moto.endpoint
 }
 
@@ -102,7 +125,7 @@ func DynamoDBLocal(t testing.TB) string {
 	t.Helper()
 	dynamodb.once.Do(func() {
 		if ep := os.Getenv("FLEETCRON_TEST_DYNAMODB_ENDPOINT"); ep != "" {
-			dynamodb.endpoint = ep
+			dynamodb.endpoint, dynamodb.err = emulatorEndpoint("FLEETCRON_TEST_DYNAMODB_ENDPOINT", ep)
 			return
 		}
 		java, err := exec.LookPath("java")
@@ -128,8 +151,9 @@ func DynamoDBLocal(t testing.TB) string {
 
 // Config is an AWS config for an emulator endpoint: dummy credentials,
 // us-east-1, the SDK's standard retryer with bounded attempts and short
-// backoffs, and no client-side retry quota (a fault-injection run would
-// drain it; the attempts stay bounded).
+// backoffs (a loopback emulator needs no time to recover; the fault
+// injection tests retry hundreds of requests), and no client-side retry
+// quota (a fault-injection run would drain it; the attempts stay bounded).
 func Config(endpoint string) aws.Config {
 	return aws.Config{
 		Region:       "us-east-1",
@@ -138,11 +162,26 @@ func Config(endpoint string) aws.Config {
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = 8
-				o.MaxBackoff = 500 * time.Millisecond
+				o.MaxBackoff = 25 * time.Millisecond
 				o.RateLimiter = ratelimit.None
 			})
 		},
 	}
+}
+
+// emulatorEndpoint checks an endpoint named in the environment: an http(s)
+// URL that is not AWS itself (tests never reach AWS; an emulator in a CI
+// network, such as http://localstack:4566, is fine).
+func emulatorEndpoint(env, ep string) (string, error) {
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s=%q: want an emulator's URL, such as http://127.0.0.1:5000", env, ep)
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn") || strings.HasSuffix(host, ".api.aws") {
+		return "", fmt.Errorf("%s=%q is AWS itself: the tests run against emulators only", env, ep)
+	}
+	return strings.TrimSuffix(ep, "/"), nil
 }
 
 func freePort() (int, error) {
