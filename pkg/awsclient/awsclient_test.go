@@ -11,6 +11,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/fleetcron/fleetcron/pkg/awsclient"
+	"github.com/fleetcron/fleetcron/pkg/fleetcron"
 	"github.com/fleetcron/fleetcron/pkg/internal/emulator"
 )
 
@@ -35,14 +36,15 @@ func TestEndpointFromEnvironment(t *testing.T) {
 		t.Fatalf("DynamoDB via AWS_ENDPOINT_URL: %v", err)
 	}
 	s3 := awss3.NewFromConfig(cfg, awsclient.S3Options(cfg))
-	if _, err := s3.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("fleetcron-endpoint-test")}); err != nil {
+	bucket := aws.String("fleetcron-endpoint-" + fleetcron.NewID())
+	if _, err := s3.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: bucket}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s3.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("fleetcron-endpoint-test"), Key: aws.String("k"),
+	if _, err := s3.PutObject(ctx, &awss3.PutObjectInput{Bucket: bucket, Key: aws.String("k"),
 		Body: bytes.NewReader([]byte("v"))}); err != nil {
 		t.Fatalf("S3 path-style: %v", err)
 	}
-	out, err := s3.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("fleetcron-endpoint-test"), Key: aws.String("k")})
+	out, err := s3.GetObject(ctx, &awss3.GetObjectInput{Bucket: bucket, Key: aws.String("k")})
 	if err != nil {
 		t.Fatal(err)
 	}
