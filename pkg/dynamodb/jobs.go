@@ -36,20 +36,7 @@ func (st *Store) CreateJob(ctx context.Context, j *fleetcron.Job) error {
 	if err != nil {
 		return fmt.Errorf("dynamodb: create job %s: %w", j.ID, err)
 	}
-	var a attempts
-	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
-		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
-	if failed, old := conditionFailed(err); failed {
-		if a.retried() && ownPut(old, item) {
-			return nil // our own create, answered late
-		}
-		return fmt.Errorf("dynamodb: create job %s: %w", j.ID, fleetcron.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("dynamodb: create job %s: %w", j.ID, err)
-	}
-	return nil
+	return st.putNew(ctx, item, fmt.Sprintf("create job %s", j.ID))
 }
 
 // GetJob returns a job. ErrNotFound.

@@ -153,20 +153,7 @@ func (st *Store) CreateRun(ctx context.Context, r *fleetcron.Run) error {
 		item[AttrTTL] = n(r.ExpiresAt.Unix())
 	}
 	stampWriteID(item)
-	var a attempts
-	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
-		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
-	if failed, old := conditionFailed(err); failed {
-		if a.retried() && ownPut(old, item) {
-			return nil // our own lock, answered late
-		}
-		return fmt.Errorf("dynamodb: lock run %s: %w", r.ID, fleetcron.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("dynamodb: lock run %s: %w", r.ID, err)
-	}
-	return nil
+	return st.putNew(ctx, item, fmt.Sprintf("lock run %s", r.ID))
 }
 
 // GetRun returns a run. ErrNotFound.

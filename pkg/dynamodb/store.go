@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -190,4 +191,24 @@ func startKey(c string, required ...string) (map[string]types.AttributeValue, er
 		out[r] = s(v)
 	}
 	return out, nil
+}
+
+// putNew stores an item that must not exist yet: ErrConflict if it does,
+// unless it is this very write, applied by an attempt whose answer was lost
+// and found by the SDK's retry. what names the item in errors.
+func (st *Store) putNew(ctx context.Context, item map[string]types.AttributeValue, what string) error {
+	var a attempts
+	_, err := st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
+		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
+	if failed, old := conditionFailed(err); failed {
+		if a.retried() && ownPut(old, item) {
+			return nil // our own write, answered late
+		}
+		return fmt.Errorf("dynamodb: %s: %w", what, fleetcron.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamodb: %s: %w", what, err)
+	}
+	return nil
 }

@@ -26,20 +26,7 @@ func (st *Store) CreateToken(ctx context.Context, t *fleetcron.Token) error {
 		item[k] = v
 	}
 	stampWriteID(item)
-	var a attempts
-	_, err = st.api.PutItem(ctx, &ddb.PutItemInput{TableName: &st.table, Item: item,
-		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}, a.option)
-	if failed, old := conditionFailed(err); failed {
-		if a.retried() && ownPut(old, item) {
-			return nil // our own create, answered late
-		}
-		return fmt.Errorf("dynamodb: create token %s: %w", t.ID, fleetcron.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("dynamodb: create token %s: %w", t.ID, err)
-	}
-	return nil
+	return st.putNew(ctx, item, fmt.Sprintf("create token %s", t.ID))
 }
 
 // GetToken returns a token record. ErrNotFound.
