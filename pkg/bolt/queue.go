@@ -171,6 +171,7 @@ func (d *DB) receive(pool string, n int, visibility time.Duration) ([]fleetcron.
 
 	var out []fleetcron.Delivery
 	err = d.update(func(tx *bbolt.Tx) error {
+		out = nil // a group commit may run this again
 		now := time.Now()
 		nowNS := now.UnixNano()
 		msgs, due, err := poolBuckets(tx, pool, false)

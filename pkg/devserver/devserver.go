@@ -57,6 +57,12 @@ type Config struct {
 	Lease        time.Duration
 	DrainTimeout time.Duration
 	Logger       *slog.Logger
+	// Clock is the ticker's clock (time.Now). Benchmarks shift it so that
+	// a minute boundary comes soon after start.
+	Clock func() time.Time
+	// Executor replaces the process runner of the in-process workers
+	// (benchmarks: acknowledge-only runs that start no process).
+	Executor worker.Executor
 	// Ready is called once the API listens, with its URL and, when it was
 	// generated, the admin token (else "").
 	Ready func(url, generatedToken string)
@@ -107,10 +113,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	var fires *fire.Service
+	tickOpts := []localcron.Option{localcron.WithLogger(log), localcron.WithFinalErrors(fire.ErrIgnored, fleetcron.ErrNotFound, fleetcron.ErrInvalid)}
+	if cfg.Clock != nil {
+		tickOpts = append(tickOpts, localcron.WithClock(cfg.Clock))
+	}
 	ticker := localcron.New(func(ctx context.Context, f events.Fire) error {
 		_, err := fires.Fire(ctx, f)
 		return err
-	}, localcron.WithLogger(log), localcron.WithFinalErrors(fire.ErrIgnored, fleetcron.ErrNotFound, fleetcron.ErrInvalid))
+	}, tickOpts...)
 	js := jobs.New(db, db, blobs, ticker, jobs.WithLogger(log))
 	fires = fire.New(db, db, db, fire.WithOutcome(js), fire.WithLogger(log))
 	js.SetFirer(fires)
@@ -141,9 +151,12 @@ func Run(ctx context.Context, cfg Config) error {
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
 	for i := range cfg.Agents {
+		opts := []worker.Option{worker.WithLogger(log), worker.WithOutputStore(blobs)}
+		if cfg.Executor != nil {
+			opts = append(opts, worker.WithExecutor(cfg.Executor))
+		}
 		w := worker.New(worker.Config{ID: "dev-" + strconv.Itoa(i+1), Pools: cfg.Pools, Slots: cfg.Slots,
-			Lease: cfg.Lease, DrainTimeout: cfg.DrainTimeout, User: runUser, AllowRoot: true}, db, db, js, cache,
-			worker.WithLogger(log), worker.WithOutputStore(blobs))
+			Lease: cfg.Lease, DrainTimeout: cfg.DrainTimeout, User: runUser, AllowRoot: true}, db, db, js, cache, opts...)
 		workers.Go(func() { _ = w.Run(workCtx) })
 		workers.Go(func() { w.Report(workCtx, db, worker.DefaultReportEvery, fleetcron.Agent{Version: "dev"}) })
 	}

@@ -9,10 +9,11 @@ package localcron
 import (
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -167,11 +168,25 @@ func (t *Ticker) schedule(e *entry, after time.Time) {
 		return
 	}
 	e.next = next
-	e.fireAt = next
-	if e.jitter > 0 {
-		e.fireAt = next.Add(rand.N(e.jitter)) // like Scheduler's flexible time window
-	}
+	e.fireAt = next.Add(JitterOffset(e.jobID, next, e.jitter))
 	heap.Push(&t.due, e)
+}
+
+// JitterOffset is how long after a scheduled instant a job with a jitter
+// window (Scheduler's flexible time window) fires in process: a hash of the
+// job and the instant, spread evenly over [0, jitter). Unlike Scheduler's
+// random pick it is reproducible, so a test or a benchmark knows when each
+// fire is due.
+func JitterOffset(jobID string, scheduled time.Time, jitter time.Duration) time.Duration {
+	if jitter <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(jobID))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(scheduled.UnixNano()))
+	h.Write(b[:])
+	return time.Duration(h.Sum64() % uint64(jitter))
 }
 
 func (t *Ticker) unqueue(e *entry) {

@@ -3,6 +3,7 @@ package localcron
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,4 +140,44 @@ func TestSchedulerContract(t *testing.T) {
 		tk := New(nil)
 		return tk, tk
 	})
+}
+
+func TestJitterSpreadsFiresReproducibly(t *testing.T) {
+	const window = time.Minute
+	at := t0.Add(53 * time.Minute) // 11:00
+	var buckets [6]int
+	for i := range 6000 {
+		id := fmt.Sprintf("job-%d", i)
+		off := JitterOffset(id, at, window)
+		if off < 0 || off >= window {
+			t.Fatalf("offset %v outside [0, %v)", off, window)
+		}
+		if off != JitterOffset(id, at, window) {
+			t.Fatal("offset not reproducible")
+		}
+		buckets[off/(10*time.Second)]++
+	}
+	for i, n := range buckets { // 1000 expected in each 10 s bucket
+		if n < 850 || n > 1150 {
+			t.Errorf("bucket %d holds %d of 6000 fires: not spread evenly: %v", i, n, buckets)
+		}
+	}
+	if JitterOffset("a", at, 0) != 0 {
+		t.Error("no jitter must mean no offset")
+	}
+	// The ticker fires at the instant plus the offset, and reports the instant.
+	clk := &fakeClock{now: t0}
+	tk := New(nil, WithClock(clk.Now))
+	j := job("a", "0 * * * *")
+	j.JitterSec = 60
+	if err := tk.PutSchedule(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	due := at.Add(JitterOffset("a", at, window))
+	if b, _ := tk.collect(due.Add(-time.Nanosecond)); len(b) != 0 {
+		t.Fatalf("fired before its offset: %v", b)
+	}
+	if b, _ := tk.collect(due); len(b) != 1 || b[0].ScheduledTime != "2026-11-22T11:00:00Z" {
+		t.Fatalf("batch at the offset: %+v", b)
+	}
 }

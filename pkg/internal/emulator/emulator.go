@@ -72,13 +72,10 @@ func Stop() {
 	started = nil
 }
 
-// Moto returns the endpoint of a moto_server, reset to empty on the first
-// call of each test (and subtest): tests using moto must not run in
-// parallel. An emulator named by FLEETCRON_TEST_AWS_ENDPOINT is shared (by
-// the test binaries go test runs at once, or it is a LocalStack) and never
-// reset: tests on it keep apart by fresh resource names.
-func Moto(t testing.TB) string {
-	t.Helper()
+// MotoEndpoint starts moto_server once per process (or takes the one named
+// by FLEETCRON_TEST_AWS_ENDPOINT) and returns its endpoint, for programs
+// that are not tests (the benchmarks). Stop kills it.
+func MotoEndpoint() (string, error) {
 	moto.once.Do(func() {
 		if ep := os.Getenv("FLEETCRON_TEST_AWS_ENDPOINT"); ep != "" {
 			moto.endpoint, moto.err = emulatorEndpoint("FLEETCRON_TEST_AWS_ENDPOINT", ep)
@@ -95,7 +92,30 @@ func Moto(t testing.TB) string {
 		}, "")
 	})
 	if moto.err != nil {
-		t.Fatalf("moto_server: %v", moto.err)
+		return "", fmt.Errorf("moto_server: %w", moto.err)
+	}
+	return moto.endpoint, nil
+}
+
+// ResetMoto empties the moto_server at endpoint.
+func ResetMoto(endpoint string) error {
+	resp, err := http.Post(endpoint+"/moto-api/reset", "application/json", nil)
+	if err != nil {
+		return fmt.Errorf("reset moto at %s: %w", endpoint, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Moto returns the endpoint of a moto_server, reset to empty on the first
+// call of each test (and subtest): tests using moto must not run in
+// parallel. An emulator named by FLEETCRON_TEST_AWS_ENDPOINT is shared (by
+// the test binaries go test runs at once, or it is a LocalStack) and never
+// reset: tests on it keep apart by fresh resource names.
+func Moto(t testing.TB) string {
+	t.Helper()
+	if _, err := MotoEndpoint(); err != nil {
+		t.Fatal(err)
 	}
 	if moto.external {
 		return moto.endpoint
@@ -110,11 +130,9 @@ func Moto(t testing.TB) string {
 			delete(resetFor, t.Name())
 			mu.Unlock()
 		})
-		resp, err := http.Post(moto.endpoint+"/moto-api/reset", "application/json", nil)
-		if err != nil {
-			t.Fatalf("reset moto at %s: %v", moto.endpoint, err)
+		if err := ResetMoto(moto.endpoint); err != nil {
+			t.Fatal(err)
 		}
-		resp.Body.Close()
 	}
 	return moto.endpoint
 }
