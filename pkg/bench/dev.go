@@ -476,7 +476,11 @@ func sustained(ctx context.Context, e *env) ([]Row, error) {
 		}
 		p99 := pct(o.late, 99)
 		if p99 > time.Second {
-			failed = fmt.Sprintf("; at %d/s p99 %s", rate, ms(p99))
+			if p99 == missing {
+				failed = fmt.Sprintf("; at %d/s over 1%% of the runs had not started 1 s after the span", rate)
+			} else {
+				failed = fmt.Sprintf("; at %d/s p99 %s", rate, ms(p99))
+			}
 			break
 		}
 		best, bestP99 = rate, p99
