@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -86,13 +87,23 @@ func LoadLocation(tz string) (*time.Location, error) {
 	if len(tz) > maxTimeZoneLen || !zoneName(tz) {
 		return nil, &Error{Field: "timezone", Reason: fmt.Sprintf("unknown time zone %q", tz)}
 	}
+	if loc, ok := zones.Load(tz); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return nil, &Error{Field: "timezone", Reason: fmt.Sprintf("unknown time zone %q", tz),
 			Err: fmt.Errorf("load time zone %q: %w", tz, err)}
 	}
-	return loc, nil
+	actual, _ := zones.LoadOrStore(tz, loc)
+	return actual.(*time.Location), nil
 }
+
+// zones holds each zone loaded once (a Location is immutable): every job's
+// schedule in a zone shares it, instead of a copy of the zone's transitions
+// each (several KB apiece). It holds only names that loaded, so at most the
+// zone database.
+var zones sync.Map // name → *time.Location
 
 // zoneName reports whether tz is shaped like an IANA time zone name
 // ("Europe/Berlin", "America/Argentina/ComodRivadavia", "Etc/GMT+5",

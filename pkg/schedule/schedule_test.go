@@ -342,3 +342,25 @@ func TestExpressionLengthBound(t *testing.T) {
 		}
 	}
 }
+
+// Every schedule in a zone shares one Location: a fleet's 100,000 jobs in
+// Europe/Berlin must not hold 100,000 copies of its transitions.
+func TestLoadLocationSharesZones(t *testing.T) {
+	a, err := LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("0 3 * * *", "Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := LoadLocation("Europe/Berlin"); a != b || s.loc != a {
+		t.Fatal("a zone was loaded twice")
+	}
+	if _, err := LoadLocation("Europe/Nowhere"); err == nil {
+		t.Fatal("unknown zone accepted")
+	}
+	if _, err := LoadLocation("Europe/Nowhere"); err == nil {
+		t.Fatal("unknown zone accepted the second time")
+	}
+}
