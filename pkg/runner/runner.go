@@ -239,6 +239,31 @@ type output struct {
 	err  error
 }
 
+// outputReadSize is the read buffer of a job's output pipe. os/exec would
+// copy with a 32 KB buffer held for as long as the job runs; a page is
+// plenty for a pipe, and a thousand running jobs cost a thousand of them.
+const outputReadSize = 4 << 10
+
+// ReadFrom copies the job's output pipe (os/exec's copier calls it) with a
+// small buffer; see outputReadSize.
+func (o *output) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, outputReadSize)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			n += int64(k)
+			_, _ = o.Write(buf[:k])
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
 func (o *output) Write(p []byte) (int, error) {
 	_, _ = o.tail.Write(p)
 	if o.also != nil && o.err == nil {
