@@ -62,7 +62,7 @@ fuzz:
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
 	done
 
-## bench: every benchmark at full size (about 17 minutes on 2 cores); prints
+## bench: every benchmark at full size (about 12 minutes on 2 cores); prints
 ## one table and writes it to bench/results.md (see bench/README.md)
 bench:
 	$(GO) run ./bench -out bench/results.md
