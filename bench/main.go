@@ -71,6 +71,9 @@ func run() error {
 	header := fmt.Sprintf("fleetcron benchmarks, %s, %s on %s (%d CPUs, %s/%s, %s), %s",
 		size, start.UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
 		runtime.Version(), time.Since(start).Round(time.Second))
+	if *quick {
+		header += "\n\nQuick sizes keep the benchmark from rotting; their spans are too short for some figures (row 6 sees no 30 s heartbeat in 10 s): read the full run's."
+	}
 	table := bench.Table(res, header)
 	fmt.Print(table)
 	if *out != "" {
