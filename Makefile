@@ -64,13 +64,12 @@ fuzz:
 
 ## bench: every benchmark at full size (about 12 minutes on 2 cores); prints
 ## one table and writes it to bench/results.md (see bench/README.md)
-bench:
-	$(GO) run ./bench -out bench/results.md
+bench: build
+	$(GO) run ./bench -zips bin/$(ARCH) -out bench/results.md
 
 ## bench-quick: the same rows at small sizes, in under 2 minutes (make test)
-bench-quick:
-	@mkdir -p bin
-	$(GO) run ./bench -quick -out bin/bench-quick.md
+bench-quick: build
+	$(GO) run ./bench -quick -zips bin/$(ARCH) -out bin/bench-quick.md
 
 ## build: the Lambda functions as provided.al2023 bootstrap zips and the agent,
 ## for ARCH=arm64 (default) or ARCH=amd64; prints the sizes.

@@ -30,6 +30,7 @@ func run() error {
 	quick := flag.Bool("quick", false, "small sizes (under 2 minutes; make test runs it)")
 	out := flag.String("out", "", "also write the table to this file")
 	rowsFlag := flag.String("rows", "", "comma-separated row numbers (default: all)")
+	zips := flag.String("zips", "", "directory of make build's Lambda zips (row 8), e.g. bin/arm64")
 	if bench.BarePollMode() {
 		return bench.BarePoll()
 	}
@@ -62,7 +63,7 @@ func run() error {
 	defer bench.Stop()
 
 	start := time.Now()
-	res, runErr := bench.Run(ctx, bench.Config{Quick: *quick, Root: root, Work: work, Rows: rows, Log: os.Stderr})
+	res, runErr := bench.Run(ctx, bench.Config{Quick: *quick, Root: root, Work: work, Zips: *zips, Rows: rows, Log: os.Stderr})
 	size := "full sizes"
 	if *quick {
 		size = "quick sizes"

@@ -21,19 +21,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	awssched "github.com/aws/aws-sdk-go-v2/service/scheduler"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	fcevents "github.com/fleetcron/fleetcron/events"
 	"github.com/fleetcron/fleetcron/pkg/awsapp"
-	"github.com/fleetcron/fleetcron/pkg/dynamodb"
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
 	"github.com/fleetcron/fleetcron/pkg/harness"
+	"github.com/fleetcron/fleetcron/pkg/internal/awstest"
 	"github.com/fleetcron/fleetcron/pkg/internal/emulator"
 	"github.com/fleetcron/fleetcron/pkg/internal/faultproxy"
-	"github.com/fleetcron/fleetcron/pkg/sqs"
 )
 
 var agentBin string
@@ -77,24 +73,13 @@ func deploy(t *testing.T) *deployment {
 	ep := proxy.URL
 	ctx := context.Background()
 	awsCfg := emulator.Config(ep)
-	c := awsapp.Config{Table: "fleetcron", Bucket: "fleetcron-blobs", ScheduleGroup: "fleetcron",
-		FireARN:          "arn:aws:lambda:us-east-1:123456789012:function:fleetcron-fire",
-		SchedulerRoleARN: "arn:aws:iam::123456789012:role/fleetcron-scheduler", MaxReceives: 10, AdminToken: adminToken}
-	if err := dynamodb.CreateTable(ctx, ddb.NewFromConfig(awsCfg), c.Table); err != nil {
-		t.Fatal(err)
-	}
-	s3c := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) { o.UsePathStyle = true })
-	if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(c.Bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	urls, err := sqs.Provision(ctx, awssqs.NewFromConfig(awsCfg), "fleetcron", []string{fleetcron.DefaultPool}, c.MaxReceives)
+	c := awstest.Config()
+	c.AdminToken = adminToken
+	c, err := awstest.Create(ctx, awsCfg, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Queues = urls
-	if _, err := awssched.NewFromConfig(awsCfg).CreateScheduleGroup(ctx, &awssched.CreateScheduleGroupInput{Name: aws.String(c.ScheduleGroup)}); err != nil {
-		t.Fatal(err)
-	}
+	s3c := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) { o.UsePathStyle = true })
 	app, err := awsapp.New(ctx, awsCfg, c, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -117,15 +102,10 @@ func (d *deployment) startAgent(id string, extra ...string) { d.startAgentEnv(id
 // startAgentEnv runs an agent with extra environment variables.
 func (d *deployment) startAgentEnv(id string, env []string, extra ...string) {
 	d.t.Helper()
-	queues, _ := json.Marshal(d.cfg.Queues)
 	args := append([]string{"--id", id, "--imds=false", "--lease", "3s", "--drain", "1s", "--report", "1s",
 		"--user", "", "--cache-dir", filepath.Join(d.t.TempDir(), "cache")}, extra...)
 	cmd := exec.Command(agentBin, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"AWS_ENDPOINT_URL=" + d.endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1",
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
-		awsapp.EnvTable + "=" + d.cfg.Table, awsapp.EnvBucket + "=" + d.cfg.Bucket, awsapp.EnvQueues + "=" + string(queues)}
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(awstest.AgentEnv(d.endpoint, d.cfg), env...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -64,17 +64,7 @@ func (e *env) startDev(ctx context.Context, dir string) (*devProcess, error) {
 	}
 }
 
-func (p *devProcess) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-}
+func (p *devProcess) stop() { stopProcess(p.cmd) }
 
 // settledRSS waits for the process's resident set to stop moving (the
 // runtime returning start-up garbage) and returns it.
@@ -116,7 +106,7 @@ func creates(ctx context.Context, url string, m, c int) ([]time.Duration, time.D
 	lat := make([]time.Duration, m)
 	var next sync.Mutex
 	i := 0
-	var firstErr error
+	var failed error
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range c {
@@ -144,7 +134,7 @@ func creates(ctx context.Context, url string, m, c int) ([]time.Duration, time.D
 				lat[k] = time.Since(t0)
 				if err != nil {
 					next.Lock()
-					firstErr = cmp(firstErr, err)
+					failed = firstErr(failed, err)
 					i = m
 					next.Unlock()
 					return
@@ -153,7 +143,7 @@ func creates(ctx context.Context, url string, m, c int) ([]time.Duration, time.D
 		})
 	}
 	wg.Wait()
-	return lat, time.Since(start), firstErr
+	return lat, time.Since(start), failed
 }
 
 // apiLatency is row 4: create-job latency through HTTP on loopback from 16

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,18 +14,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	awssched "github.com/aws/aws-sdk-go-v2/service/scheduler"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	fcevents "github.com/fleetcron/fleetcron/events"
 	"github.com/fleetcron/fleetcron/pkg/awsapp"
-	"github.com/fleetcron/fleetcron/pkg/dynamodb"
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
+	"github.com/fleetcron/fleetcron/pkg/internal/awstest"
 	"github.com/fleetcron/fleetcron/pkg/internal/emulator"
 	"github.com/fleetcron/fleetcron/pkg/jobs"
-	"github.com/fleetcron/fleetcron/pkg/sqs"
 )
 
 // Stop stops the emulators the benchmarks started.
@@ -41,29 +36,19 @@ type deployment struct {
 	app      *awsapp.App
 }
 
-// deploy empties moto and creates the table, bucket, queues and schedule
-// group; apiOptions go to the App's clients (row 8 records its calls).
+// deploy empties moto and creates fleetcron's resources on it;
+// apiOptions go to the App's clients (row 8 records its calls).
 func deploy(ctx context.Context, apiOptions ...func(*aws.Config)) (*deployment, error) {
 	ep, err := emulator.MotoEndpoint()
 	if err != nil {
 		return nil, err
 	}
-	if err := resetMoto(ep); err != nil {
+	if err := emulator.ResetMoto(ep); err != nil {
 		return nil, err
 	}
 	d := &deployment{endpoint: ep, awsCfg: emulator.Config(ep)}
-	d.cfg = awsapp.Config{Table: "fleetcron", Bucket: "fleetcron-blobs", ScheduleGroup: "fleetcron",
-		FireARN:          "arn:aws:lambda:us-east-1:123456789012:function:fleetcron-fire",
-		SchedulerRoleARN: "arn:aws:iam::123456789012:role/fleetcron-scheduler", MaxReceives: 10}
-	if err := d.provision(ctx); err != nil {
+	if d.cfg, err = awstest.Create(ctx, d.awsCfg, awstest.Config()); err != nil {
 		return nil, err
-	}
-	if _, err := awssched.NewFromConfig(d.awsCfg).CreateScheduleGroup(ctx, &awssched.CreateScheduleGroupInput{Name: aws.String(d.cfg.ScheduleGroup)}); err != nil {
-		return nil, fmt.Errorf("schedule group: %w", err)
-	}
-	s3c := awss3.NewFromConfig(d.awsCfg, func(o *awss3.Options) { o.UsePathStyle = true })
-	if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(d.cfg.Bucket)}); err != nil {
-		return nil, fmt.Errorf("bucket: %w", err)
 	}
 	appCfg := d.awsCfg.Copy()
 	for _, o := range apiOptions {
@@ -74,19 +59,6 @@ func deploy(ctx context.Context, apiOptions ...func(*aws.Config)) (*deployment, 
 		return nil, err
 	}
 	return d, nil
-}
-
-// provision creates the table and the queues (again after a reset).
-func (d *deployment) provision(ctx context.Context) error {
-	if err := dynamodb.CreateTable(ctx, ddb.NewFromConfig(d.awsCfg), d.cfg.Table); err != nil {
-		return fmt.Errorf("table: %w", err)
-	}
-	urls, err := sqs.Provision(ctx, awssqs.NewFromConfig(d.awsCfg), "fleetcron", []string{fleetcron.DefaultPool}, d.cfg.MaxReceives)
-	if err != nil {
-		return fmt.Errorf("queues: %w", err)
-	}
-	d.cfg.Queues = urls
-	return nil
 }
 
 // agentProcess is a fleetcron-agent process polling the emulator.
@@ -104,10 +76,9 @@ func (e *env) startAgent(ctx context.Context, d *deployment, args ...string) (*a
 	if err != nil {
 		return nil, err
 	}
-	queues, _ := json.Marshal(d.cfg.Queues)
 	a := &agentProcess{}
 	a.cmd = exec.Command(bin, append([]string{"--id", "bench", "--imds=false", "--user", "", "--cache-dir", cache, "--drain", "2s"}, args...)...)
-	a.cmd.Env = append(awsEnv(d.endpoint), awsapp.EnvTable+"="+d.cfg.Table, awsapp.EnvBucket+"="+d.cfg.Bucket, awsapp.EnvQueues+"="+string(queues))
+	a.cmd.Env = awstest.AgentEnv(d.endpoint, d.cfg)
 	a.cmd.Stdout, a.cmd.Stderr = &a.log, &a.log
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := a.cmd.Start(); err != nil {
@@ -116,21 +87,18 @@ func (e *env) startAgent(ctx context.Context, d *deployment, args ...string) (*a
 	return a, nil
 }
 
-func awsEnv(endpoint string) []string {
-	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1",
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
-}
+// stop drains the agent and waits for it.
+func (a *agentProcess) stop() { stopProcess(a.cmd) }
 
-// stop drains the agent (SIGTERM) and waits for it.
-func (a *agentProcess) stop() {
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+// stopProcess sends SIGTERM and waits, killing the process after 30 s.
+func stopProcess(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { _ = a.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		_ = a.cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }
@@ -207,7 +175,7 @@ func idleAgent(ctx context.Context, e *env) ([]Row, error) {
 		return nil, err
 	}
 	bare := exec.Command(self)
-	bare.Env = append(awsEnv(d.endpoint), barePollEnv+"="+d.cfg.Queues[fleetcron.DefaultPool])
+	bare.Env = append(awstest.AgentEnv(d.endpoint, d.cfg), barePollEnv+"="+d.cfg.Queues[fleetcron.DefaultPool])
 	var bareLog bytes.Buffer
 	bare.Stdout, bare.Stderr = &bareLog, &bareLog
 	bare.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -346,5 +314,3 @@ func (e *env) busyAgentWith(ctx context.Context, n int) ([]Row, error) {
 			Ambition: "≤ 64 KB, ≤ 3 fds, no helper process", Met: met(memPer <= 64*1024 && fdPer <= 3 && helpers == 0)},
 	}, nil
 }
-
-func resetMoto(ep string) error { return emulator.ResetMoto(ep) }

@@ -26,6 +26,7 @@ type Config struct {
 	Quick bool   // small sizes (make bench-quick)
 	Root  string // the repository (go build runs there)
 	Work  string // scratch directory, removed by the caller
+	Zips  string // where make build wrote the Lambda zips (row 8)
 	// Rows selects rows by number (1–8); empty means all.
 	Rows []int
 	Log  io.Writer // progress

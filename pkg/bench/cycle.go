@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -24,6 +22,8 @@ import (
 	fcevents "github.com/fleetcron/fleetcron/events"
 	"github.com/fleetcron/fleetcron/pkg/blobcache"
 	"github.com/fleetcron/fleetcron/pkg/fleetcron"
+	"github.com/fleetcron/fleetcron/pkg/internal/awstest"
+	"github.com/fleetcron/fleetcron/pkg/internal/emulator"
 	"github.com/fleetcron/fleetcron/pkg/jobs"
 	"github.com/fleetcron/fleetcron/pkg/worker"
 )
@@ -207,7 +207,7 @@ func awsCycle(ctx context.Context, e *env) ([]Row, error) {
 		Baseline: "the same calls bare, one after another, plus sh -c true: p50 " + ms(pb),
 		Ratio:    ratio(float64(po), float64(pb)), Ambition: "≤ 1.25×", Met: met(float64(po) <= 1.25*float64(pb))}}
 
-	sizes, err := e.zips(ctx)
+	sizes, err := e.zips()
 	if err != nil {
 		return rows, err
 	}
@@ -217,7 +217,7 @@ func awsCycle(ctx context.Context, e *env) ([]Row, error) {
 		biggest = max(biggest, sizes[f])
 		fig += fmt.Sprintf("%s %.1f MB, ", f, float64(sizes[f])/(1<<20))
 	}
-	rows = append(rows, Row{N: 8, Measure: "Lambda zips (linux/arm64, provided.al2023)", Figure: fig[:len(fig)-2],
+	rows = append(rows, Row{N: 8, Measure: "Lambda zips of make build (" + filepath.Base(e.Zips) + ", provided.al2023)", Figure: fig[:len(fig)-2],
 		Baseline: "limit 10 MB", Ratio: ratio(float64(biggest), 10<<20), Ambition: "≤ 10 MB", Met: met(biggest <= 10<<20)})
 	return rows, nil
 }
@@ -237,10 +237,10 @@ func scanAll(ctx context.Context, db *ddb.Client, table string) ([]map[string]dd
 
 // emptyMoto resets moto to the table holding items and empty queues.
 func emptyMoto(ctx context.Context, d *deployment, items []map[string]ddbtypes.AttributeValue) error {
-	if err := resetMoto(d.endpoint); err != nil {
+	if err := emulator.ResetMoto(d.endpoint); err != nil {
 		return err
 	}
-	if err := d.provision(ctx); err != nil {
+	if _, err := awstest.Create(ctx, d.awsCfg, awstest.Config()); err != nil { // the same queue URLs
 		return err
 	}
 	db := ddb.NewFromConfig(d.awsCfg)
@@ -322,57 +322,18 @@ func replay(ctx context.Context, db *ddb.Client, sq *awssqs.Client, calls []call
 	return differ, nil
 }
 
-// zips builds the three Lambda functions as make build does and returns
-// the sizes of their zips.
-func (e *env) zips(ctx context.Context) (map[string]int64, error) {
+// zips returns the sizes of the Lambda zips make build wrote to e.Zips.
+func (e *env) zips() (map[string]int64, error) {
+	if e.Zips == "" {
+		return nil, errors.New("no directory of Lambda zips: run make build and pass -zips bin/arm64 (make bench does)")
+	}
 	out := map[string]int64{}
-	names := []string{"api", "fire", "sweeper"}
-	sort.Strings(names)
-	for _, f := range names {
-		dir := filepath.Join(e.Work, "lambda", f)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		boot := filepath.Join(dir, "bootstrap")
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -buildid=", "-tags", "lambda.norpc", "-o", boot, "./functions/"+f)
-		cmd.Dir = e.Root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build function %s: %v\n%s", f, err, b)
-		}
-		zpath := filepath.Join(dir, f+".zip")
-		if err := zipFile(zpath, boot); err != nil {
-			return nil, err
-		}
-		fi, err := os.Stat(zpath)
+	for _, f := range []string{"api", "fire", "sweeper"} {
+		fi, err := os.Stat(filepath.Join(e.Zips, f+".zip"))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("Lambda zip (make build writes it): %w", err)
 		}
 		out[f] = fi.Size()
 	}
 	return out, nil
-}
-
-func zipFile(zpath, file string) error {
-	zf, err := os.Create(zpath)
-	if err != nil {
-		return err
-	}
-	defer zf.Close()
-	zw := zip.NewWriter(zf)
-	src, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
-	hdr.SetMode(0o755)
-	w, err := zw.CreateHeader(hdr)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, src); err != nil {
-		return err
-	}
-	return zw.Close()
 }

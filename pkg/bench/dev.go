@@ -365,7 +365,7 @@ func (e *env) bareSpawn(ctx context.Context, n, conc int) (time.Duration, error)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGKILL}
 			if err := cmd.Run(); err != nil {
 				mu.Lock()
-				first = cmp(first, fmt.Errorf("bare spawn: %w", err))
+				first = firstErr(first, fmt.Errorf("bare spawn: %w", err))
 				mu.Unlock()
 			}
 		})
@@ -385,7 +385,8 @@ func (e *env) bareSpawn(ctx context.Context, n, conc int) (time.Duration, error)
 	return took, nil
 }
 
-func cmp(a, b error) error {
+// firstErr returns a if set, else b.
+func firstErr(a, b error) error {
 	if a != nil {
 		return a
 	}
